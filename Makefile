@@ -1,0 +1,46 @@
+# Every target bootstraps .venv from requirements.lock first, so a fresh clone needs only Python 3.11.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+UV_VERSION := 0.13.8
+export DAGSTER_HOME := $(CURDIR)/.dagster_home
+
+.PHONY: demo test lint format dev simulate bench lock clean
+
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv pip sync --quiet --python $(BIN)/python requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	touch $@
+
+demo: $(STAMP)  ## Simulator -> last 7 days through Dagster -> DuckDB in data/; prints what landed.
+	$(BIN)/laaffic-pipeline demo
+
+test: $(STAMP)  ## Lint, then the whole test suite (starts its own simulators on 127.0.0.1).
+	$(BIN)/ruff check laaffic_pipeline tests benchmarks
+	$(BIN)/ruff format --check laaffic_pipeline tests benchmarks
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check laaffic_pipeline tests benchmarks
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix laaffic_pipeline tests benchmarks
+	$(BIN)/ruff format laaffic_pipeline tests benchmarks
+
+dev: $(STAMP)  ## Simulator + Dagster UI (webserver and daemon) with history kept in .dagster_home/.
+	$(BIN)/laaffic-pipeline dev
+
+simulate: $(STAMP)  ## Just the simulator, on port 8765.
+	$(BIN)/laaffic-pipeline simulate --port 8765 --api-key demo-key --api-secret demo-secret
+
+bench: $(STAMP)  ## Every benchmark; each prints a table and a JSON line.
+	for script in benchmarks/bench_*.py; do $(BIN)/python $$script || exit 1; done
+
+lock:  ## Re-resolve requirements.lock from pyproject.toml (needs uv).
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
+
+clean:
+	rm -rf $(VENV) .dagster_home data

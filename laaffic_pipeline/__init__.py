@@ -1,0 +1,1 @@
+"""Laaffic voice call records (CDRs) into a DuckDB warehouse, orchestrated by Dagster."""

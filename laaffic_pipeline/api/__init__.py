@@ -1,0 +1,1 @@
+"""Client for Laaffic's ``POST /v3/voice/recordSipQuery`` (signing, windows, pages, errors)."""

@@ -1,0 +1,30 @@
+"""The code location: ``laaffic_pipeline.definitions:defs`` (settings come from the environment)."""
+
+from __future__ import annotations
+
+from dagster import Backoff, Definitions, RetryPolicy
+
+from laaffic_pipeline.defs.checks import build_raw_checks
+from laaffic_pipeline.defs.jobs import build_daily_job
+from laaffic_pipeline.defs.partitions import daily_partitions
+from laaffic_pipeline.defs.raw_assets import build_raw_call_records
+from laaffic_pipeline.defs.resources import build_resources
+from laaffic_pipeline.settings import PipelineSettings
+
+
+def build_definitions(settings: PipelineSettings) -> Definitions:
+    """Everything Dagster loads, built from one settings object so tests can vary it."""
+    partitions_def = daily_partitions(settings)
+    # Re-runs the fetch when a failure outlived the client's own retries (e.g. an outage).
+    retry_policy = RetryPolicy(
+        max_retries=settings.step_retries, delay=settings.step_retry_delay_s, backoff=Backoff.EXPONENTIAL
+    )
+    return Definitions(
+        assets=[build_raw_call_records(partitions_def, retry_policy)],
+        asset_checks=build_raw_checks(partitions_def),
+        jobs=[build_daily_job(partitions_def)],
+        resources=build_resources(settings),
+    )
+
+
+defs = build_definitions(PipelineSettings.from_env())

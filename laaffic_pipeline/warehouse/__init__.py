@@ -1,0 +1,1 @@
+"""The DuckDB warehouse: table names, SQL statements, staging and partition replacement."""

@@ -1,0 +1,203 @@
+import asyncio
+import json
+from datetime import date
+
+import httpx
+import pytest
+
+from laaffic_pipeline.api import errors
+from laaffic_pipeline.api.client import LaafficClient, MemorySink, QueryFilters, RetrySettings, build_body
+from laaffic_pipeline.api.signing import Credentials, compute_sign
+from laaffic_pipeline.api.window import day_window
+from tests.api.fake_api import FakeApi, make_records, status
+
+SECRET = "s3cret-value-never-shown"
+CREDENTIALS = Credentials("bDqJFiq9", SECRET)
+WINDOW = day_window(date(2022, 2, 18), "Asia/Shanghai")
+FAST_RETRY = RetrySettings(attempts=4, initial_wait_s=0, max_wait_s=0, jitter_s=0)
+
+
+def run(coroutine):
+    return asyncio.run(coroutine)
+
+
+def client_for(api: FakeApi, **options) -> LaafficClient:
+    options.setdefault("retry", FAST_RETRY)
+    return LaafficClient(CREDENTIALS, "https://api.example.test/v3/voice", transport=api.transport, **options)
+
+
+async def fetch_page(api: FakeApi, current: int = 1, **options):
+    async with client_for(api, **options) as client:
+        return await client.fetch_page(WINDOW, current)
+
+
+def test_request_is_signed_and_shaped_exactly_like_the_doc():
+    api = FakeApi(make_records(3))
+    run(fetch_page(api, clock=lambda: 1630468800))
+    (request,) = api.requests
+    assert str(request.url) == "https://api.example.test/v3/voice/recordSipQuery"
+    assert request.method == "POST"
+    assert request.headers["Content-Type"] == "application/json;charset=UTF-8"
+    assert request.headers["Api-Key"] == "bDqJFiq9"
+    assert request.headers["Timestamp"] == "1630468800"
+    assert request.headers["Sign"] == compute_sign("bDqJFiq9", SECRET, "1630468800")
+    assert json.loads(request.content) == {
+        "current": 1,
+        "size": 100,
+        "params": {
+            "strTime": "2022-02-18T00:00:00+08:00",
+            "endTime": "2022-02-19T00:00:00+08:00",
+            "sipGroupName": "",
+            "phoneName": "",
+        },
+    }
+
+
+@pytest.mark.parametrize(("current", "size"), [(0, 20), (1, 0), (1, 101), (-3, 20), (1, True)])
+def test_invalid_page_parameters_are_refused_before_sending(current, size):
+    with pytest.raises(ValueError, match="current|size"):
+        build_body(WINDOW, current, size, QueryFilters())
+
+
+def test_page_size_outside_1_to_100_is_refused_at_construction():
+    with pytest.raises(ValueError, match="page size must be from 1 to 100"):
+        LaafficClient(CREDENTIALS, page_size=101)
+
+
+@pytest.mark.parametrize(
+    ("code", "error_type", "advice"),
+    [
+        ("-1", errors.AuthenticationError, "LAAFFIC_API_SECRET"),
+        ("-2", errors.IpRestrictedError, "allow list"),
+        ("-16", errors.TimestampExpiredError, "clock"),
+        ("-18", errors.ServerUnusualError, "retried"),
+        ("-22", errors.ParameterError, "page size"),
+        ("-25", errors.OutOfTimeRangeError, "two months"),
+        ("-99", errors.UnknownStatusError, "support"),
+    ],
+)
+def test_every_status_maps_to_a_typed_error_naming_status_reason_and_advice(code, error_type, advice):
+    api = FakeApi([], script={n: status(code, "the server's words") for n in range(1, 10)})
+    with pytest.raises(error_type) as caught:
+        run(fetch_page(api))
+    message = str(caught.value)
+    assert f"status {code}" in message
+    assert "the server's words" in message
+    assert advice in message
+    assert SECRET not in message
+    assert caught.value.status == code
+
+
+def test_non_retryable_status_fails_at_once():
+    api = FakeApi([], script={1: status("-1", "bad sign")})
+    with pytest.raises(errors.AuthenticationError):
+        run(fetch_page(api))
+    assert len(api.requests) == 1
+
+
+def test_non_json_body_is_an_error_with_the_excerpt():
+    api = FakeApi([], script={1: lambda r, b: httpx.Response(200, text="<html>gateway says hi</html>")})
+    with pytest.raises(errors.LaafficResponseError, match="not JSON.*gateway says hi"):
+        run(fetch_page(api))
+
+
+def test_http_error_is_reported_with_status_and_excerpt():
+    api = FakeApi([], script={1: lambda r, b: httpx.Response(404, text="no such route")})
+    with pytest.raises(errors.LaafficHttpError, match="HTTP 404.*no such route"):
+        run(fetch_page(api))
+    assert len(api.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("data", "problem"),
+    [
+        (None, "'data' is missing"),
+        ({"total": 1, "size": 20, "current": 1, "pages": 1}, "data.records should be a list"),
+        ({"total": "1", "size": 20, "current": 1, "pages": 1, "records": []}, "data.total"),
+        ({"total": 1, "size": 20, "current": 1, "records": []}, "data.pages"),
+        ({"total": 1, "size": 20, "current": 1, "pages": 1, "records": ["x"]}, r"records\[0\]"),
+    ],
+)
+def test_missing_or_mistyped_data_fields_are_errors(data, problem):
+    body = {"status": "0", "reason": "success", "data": data}
+    api = FakeApi([], script={1: lambda r, b: httpx.Response(200, json=body)})
+    with pytest.raises(errors.LaafficResponseError, match=problem):
+        run(fetch_page(api))
+
+
+def test_unknown_record_fields_are_kept():
+    record = {"voiceId": "1", "cost": "2", "brandNewField": {"nested": [1, 2]}, "名字": "值"}
+    api = FakeApi([record])
+    page = run(fetch_page(api))
+    assert page.records == [record]
+    assert (page.total, page.size, page.current, page.pages, page.search_count) == (1, 100, 1, 1, True)
+
+
+def test_window_paging_returns_every_record_once_with_a_page_log():
+    records = make_records(1234)
+    api = FakeApi(records)
+    sink = MemorySink()
+
+    async def fetch():
+        async with client_for(api, concurrency=4) as client:
+            return await client.fetch_window(WINDOW, sink)
+
+    logs = run(fetch())
+    assert sink.records == records
+    assert [log.page for log in logs] == list(range(1, 14))
+    assert [log.records for log in logs] == [100] * 12 + [34]
+    assert {(log.reported_total, log.reported_pages) for log in logs} == {(1234, 13)}
+    assert sorted(json.loads(r.content)["current"] for r in api.requests) == list(range(1, 14))
+
+
+def test_empty_window_is_one_page_with_no_records():
+    sink = MemorySink()
+
+    async def fetch():
+        async with client_for(FakeApi([])) as client:
+            return await client.fetch_window(WINDOW, sink)
+
+    (log,) = run(fetch())
+    assert (log.page, log.records, log.reported_total, log.reported_pages) == (1, 0, 0, 0)
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        lambda r, b: httpx.Response(503, text="busy"),
+        lambda r, b: httpx.Response(429, text="slow down", headers={"Retry-After": "0"}),
+        status("-18", "Port program unusual"),
+        lambda r, b: (_ for _ in ()).throw(httpx.ReadTimeout("timed out", request=r)),
+        lambda r, b: (_ for _ in ()).throw(httpx.ConnectError("reset", request=r)),
+    ],
+)
+def test_transient_faults_are_retried(fault):
+    api = FakeApi(make_records(5), script={1: fault, 2: fault})
+    page = run(fetch_page(api))
+    assert len(page.records) == 5
+    assert len(api.requests) == 3
+
+
+def test_transient_faults_give_up_after_the_configured_attempts():
+    api = FakeApi([], script={n: status("-18", "still unusual") for n in range(1, 10)})
+    with pytest.raises(errors.ServerUnusualError):
+        run(fetch_page(api))
+    assert len(api.requests) == FAST_RETRY.attempts
+
+
+def test_expired_timestamp_is_retried_once_with_a_fresh_signature():
+    ticks = iter(range(1000, 1010))
+    api = FakeApi(make_records(1), script={1: status("-16", "Timestamp expires")})
+    run(fetch_page(api, clock=lambda: next(ticks)))
+    first, second = api.requests
+    assert first.headers["Timestamp"] != second.headers["Timestamp"]
+    assert first.headers["Sign"] != second.headers["Sign"]
+
+    api = FakeApi([], script={n: status("-16", "Timestamp expires") for n in range(1, 10)})
+    with pytest.raises(errors.TimestampExpiredError):
+        run(fetch_page(api))
+    assert len(api.requests) == 2
+
+
+def test_client_repr_hides_the_secret():
+    assert SECRET not in repr(LaafficClient(CREDENTIALS))

@@ -1,0 +1,110 @@
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from laaffic_pipeline.api.models import PageLog
+from laaffic_pipeline.api.window import day_window
+from laaffic_pipeline.warehouse.landing import PartitionShrinkError, replace_raw_partition
+from laaffic_pipeline.warehouse.staging import NdjsonStagingFile
+
+DAY = date(2026, 11, 1)
+NEXT_DAY = date(2026, 11, 2)
+FETCHED = datetime(2026, 11, 3, 2, 0, tzinfo=UTC)
+
+
+def stage(path: Path, pages: list[list[dict]]) -> tuple[Path, list[PageLog]]:
+    staging = NdjsonStagingFile(path)
+    total = sum(len(page) for page in pages)
+    logs = []
+    for number, records in enumerate(pages, start=1):
+        staging.write_page(number, FETCHED, records)
+        logs.append(PageLog(number, total, len(pages), len(records), FETCHED))
+    staging.close()
+    return path, logs
+
+
+def land(conn, tmp_path: Path, day: date, pages: list[list[dict]], **options):
+    path, logs = stage(tmp_path / f"{day}.ndjson", pages)
+    return replace_raw_partition(conn, day, path, logs, day_window(day, "UTC"), reads=1, **options)
+
+
+def stored(conn, day: date) -> list[tuple]:
+    return conn.execute(
+        "SELECT voice_id, record::VARCHAR, page, position FROM raw.call_records "
+        "WHERE partition_date = ? ORDER BY page, position",
+        [day],
+    ).fetchall()
+
+
+@pytest.fixture
+def conn(tmp_path):
+    connection = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    yield connection
+    connection.close()
+
+
+def test_records_land_exactly_as_received_with_their_page_and_position(conn, tmp_path):
+    record = {"voiceId": "2203031113381000002", "cost": "2", "extra": {"a": [1]}, "phoneName": "电话"}
+    land(conn, tmp_path, DAY, [[record, {"voiceId": "2"}], [{"voiceId": "3"}]])
+    rows = stored(conn, DAY)
+    assert [(voice_id, page, position) for voice_id, _, page, position in rows] == [
+        ("2203031113381000002", 1, 0),
+        ("2", 1, 1),
+        ("3", 2, 0),
+    ]
+    assert conn.execute(
+        "SELECT record FROM raw.call_records WHERE voice_id = ?", [record["voiceId"]]
+    ).fetchone()[0] == ('{"voiceId":"2203031113381000002","cost":"2","extra":{"a":[1]},"phoneName":"电话"}')
+    pages = conn.execute(
+        "SELECT page, reported_total, reported_pages, records_on_page, str_time, end_time "
+        "FROM raw.call_record_pages ORDER BY page"
+    ).fetchall()
+    assert pages == [
+        (1, 3, 2, 2, "2026-11-01T00:00:00+00:00", "2026-11-02T00:00:00+00:00"),
+        (2, 3, 2, 1, "2026-11-01T00:00:00+00:00", "2026-11-02T00:00:00+00:00"),
+    ]
+
+
+def test_relanding_replaces_the_partition_and_leaves_other_days_alone(conn, tmp_path):
+    land(conn, tmp_path, NEXT_DAY, [[{"voiceId": "next"}]])
+    land(conn, tmp_path, DAY, [[{"voiceId": "a"}, {"voiceId": "b"}]])
+    result = land(conn, tmp_path, DAY, [[{"voiceId": "a"}, {"voiceId": "b"}, {"voiceId": "c"}]])
+    assert (result.rows_before, result.rows_after) == (2, 3)
+    assert [row[0] for row in stored(conn, DAY)] == ["a", "b", "c"]
+    assert [row[0] for row in stored(conn, NEXT_DAY)] == ["next"]
+    assert conn.execute(
+        "SELECT count(*) FROM raw.call_record_pages WHERE partition_date = ?", [DAY]
+    ).fetchone() == (1,)
+
+
+def test_a_record_repeated_across_pages_lands_once(conn, tmp_path):
+    land(conn, tmp_path, DAY, [[{"voiceId": "a"}, {"voiceId": "b"}], [{"voiceId": "b"}, {"voiceId": "c"}]])
+    assert [(row[0], row[2]) for row in stored(conn, DAY)] == [("a", 1), ("b", 2), ("c", 2)]
+
+
+def test_records_without_voice_id_are_kept(conn, tmp_path):
+    land(conn, tmp_path, DAY, [[{"cost": "1"}, {"voiceId": ""}, {"cost": "2"}]])
+    assert [row[0] for row in stored(conn, DAY)] == [None, None, None]
+
+
+def test_a_failure_inside_the_write_leaves_the_stored_partition_intact(conn, tmp_path):
+    land(conn, tmp_path, DAY, [[{"voiceId": "a"}, {"voiceId": "b"}]])
+    before = stored(conn, DAY)
+    broken, logs = stage(tmp_path / "broken.ndjson", [[{"voiceId": "x"}]])
+    with broken.open("a") as file:
+        file.write("{this is not json\n")
+    with pytest.raises(duckdb.Error):
+        replace_raw_partition(conn, DAY, broken, logs, day_window(DAY, "UTC"), reads=1)
+    assert stored(conn, DAY) == before
+    assert conn.execute("SELECT count(*) FROM raw.call_record_pages").fetchone() == (1,)
+
+
+def test_a_refetch_with_fewer_records_is_refused_unless_allowed(conn, tmp_path):
+    land(conn, tmp_path, DAY, [[{"voiceId": "a"}, {"voiceId": "b"}, {"voiceId": "c"}]])
+    with pytest.raises(PartitionShrinkError, match="would lose 2 rows"):
+        land(conn, tmp_path, DAY, [[{"voiceId": "a"}]])
+    assert [row[0] for row in stored(conn, DAY)] == ["a", "b", "c"]
+    land(conn, tmp_path, DAY, [[{"voiceId": "a"}]], allow_fewer_rows=True)
+    assert [row[0] for row in stored(conn, DAY)] == ["a"]
