@@ -9,6 +9,7 @@ from laaffic_pipeline.defs.jobs import build_daily_job
 from laaffic_pipeline.defs.partitions import daily_partitions
 from laaffic_pipeline.defs.raw_assets import build_raw_call_records
 from laaffic_pipeline.defs.resources import build_resources
+from laaffic_pipeline.defs.schedules import build_daily_schedule
 from laaffic_pipeline.settings import PipelineSettings
 
 
@@ -23,6 +24,7 @@ def build_definitions(settings: PipelineSettings) -> Definitions:
         assets=[build_raw_call_records(partitions_def, retry_policy)],
         asset_checks=build_raw_checks(partitions_def),
         jobs=[build_daily_job(partitions_def)],
+        schedules=[build_daily_schedule(partitions_def, settings.lookback_days)],
         resources=build_resources(settings),
     )
 

@@ -1,0 +1,119 @@
+"""Command line: ``laaffic-pipeline <command>``; each command is one ``add_*_command`` function."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+
+from laaffic_pipeline.local_stack import run_dev
+from laaffic_pipeline.simulator import FaultConfig, LaafficSimulator
+
+
+def add_simulate_command(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "simulate",
+        help="serve a local Laaffic API with synthetic call records",
+        description="Serve POST /v3/voice/recordSipQuery locally until SIGINT or SIGTERM.",
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument(
+        "--api-key",
+        default=os.environ.get("LAAFFIC_API_KEY"),
+        help="key clients must send (default: $LAAFFIC_API_KEY)",
+    )
+    parser.add_argument(
+        "--api-secret",
+        default=os.environ.get("LAAFFIC_API_SECRET"),
+        help="secret clients sign with (default: $LAAFFIC_API_SECRET, keeps it off the command line)",
+    )
+    parser.add_argument("--seed", type=int, default=7, help="same seed, same records")
+    parser.add_argument("--records-per-day", type=int, default=500, help="records per UTC day")
+    parser.add_argument("--record-offset", default="+08:00", help="zone offset of record times")
+    parser.add_argument("--timestamp-tolerance-s", type=int, default=300)
+    faults = parser.add_argument_group("faults (all off by default)")
+    for spec in dataclasses.fields(FaultConfig):
+        faults.add_argument(
+            f"--{spec.name.replace('_', '-')}",
+            dest=spec.name,
+            type=int if spec.type == "int" else float,
+            default=spec.default,
+            help=spec.metadata.get("help"),
+        )
+    parser.set_defaults(run=run_simulate, parser=parser)
+
+
+def run_simulate(args: argparse.Namespace) -> int:
+    if not args.api_key or not args.api_secret:
+        args.parser.error("--api-key and --api-secret (or LAAFFIC_API_KEY/LAAFFIC_API_SECRET) are required")
+    try:
+        faults = FaultConfig(
+            **{spec.name: getattr(args, spec.name) for spec in dataclasses.fields(FaultConfig)}
+        )
+        simulator = LaafficSimulator(
+            args.api_key,
+            args.api_secret,
+            seed=args.seed,
+            records_per_day=args.records_per_day,
+            record_offset=args.record_offset,
+            timestamp_tolerance_s=args.timestamp_tolerance_s,
+            faults=faults,
+        )
+    except ValueError as error:
+        args.parser.error(str(error))
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.set())
+    with simulator:
+        print(f"Laaffic simulator listening on {simulator.base_url}", flush=True)
+        stopping.wait()
+    return 0
+
+
+def add_demo_command(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "demo",
+        help="run the daily job for the last days against a fresh simulator and print what landed",
+    )
+    parser.add_argument("--days", type=int, default=7, help="how many of the latest partitions")
+    parser.add_argument("--records-per-day", type=int, default=500)
+    parser.set_defaults(run=lambda args: _demo(args.days, args.records_per_day))
+
+
+def _demo(days: int, records_per_day: int) -> int:
+    from laaffic_pipeline.demo import run_demo  # imports Dagster: only when asked for
+
+    return run_demo(days=days, records_per_day=records_per_day)
+
+
+def add_dev_command(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("dev", help="the simulator plus the Dagster UI and daemon (dagster dev)")
+    parser.add_argument("--ui-port", type=int, default=3000)
+    parser.add_argument("--simulator-port", type=int, default=8765)
+    parser.add_argument("--records-per-day", type=int, default=500)
+    parser.set_defaults(run=lambda args: run_dev(args.ui_port, args.simulator_port, args.records_per_day))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="laaffic-pipeline", description="Laaffic call records into a DuckDB warehouse."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_simulate_command(commands)
+    add_demo_command(commands)
+    add_dev_command(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

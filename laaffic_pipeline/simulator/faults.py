@@ -1,0 +1,165 @@
+"""Fault modes the simulator can inject, so the client is tested against a misbehaving API.
+
+One frozen dataclass is the single description of the faults: Python code builds it directly,
+the CLI derives its flags from its fields, and ``PUT /_simulator/faults`` merges JSON into it.
+Everything is off by default; the simulator then answers like a healthy API.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+RATE_FIELDS = (
+    "http_5xx_rate",
+    "status_18_rate",
+    "non_json_rate",
+    "duplicate_rate",
+    "malformed_rate",
+)
+NON_NEGATIVE_FIELDS = ("latency_ms", "rate_limit_per_s", "late_arrivals", "late_arrivals_max")
+
+
+def _doc(text: str) -> dict[str, str]:
+    return {"help": text}
+
+
+@dataclass(frozen=True)
+class FaultConfig:
+    """Which faults to inject; ``*_rate`` fields are probabilities in ``[0, 1]``."""
+
+    latency_ms: float = field(default=0.0, metadata=_doc("sleep this long before every answer"))
+    http_5xx_rate: float = field(
+        default=0.0, metadata=_doc("probability of an HTTP 500/502/503 with an HTML body")
+    )
+    status_18_rate: float = field(
+        default=0.0, metadata=_doc('probability of status "-18" (Port program unusual)')
+    )
+    non_json_rate: float = field(
+        default=0.0, metadata=_doc("probability of an HTTP 200 whose body is HTML, not JSON")
+    )
+    rate_limit_per_s: int = field(
+        default=0, metadata=_doc("answer HTTP 429 beyond this many requests a second (0 = off)")
+    )
+    late_arrivals: int = field(
+        default=0,
+        metadata=_doc("new records per UTC day of the window after each successful page"),
+    )
+    late_arrivals_max: int = field(
+        default=50, metadata=_doc("stop late arrivals after this many per UTC day")
+    )
+    total_delta: int = field(
+        default=0, metadata=_doc("add this to the reported total (pages use the real total)")
+    )
+    duplicate_rate: float = field(
+        default=0.0,
+        metadata=_doc("probability a page starts with the previous page's last record again"),
+    )
+    malformed_rate: float = field(
+        default=0.0, metadata=_doc("fraction of records served malformed (chosen per voiceId)")
+    )
+    fault_seed: int = field(default=0, metadata=_doc("seed of the random faults, so a run can be repeated"))
+
+    def __post_init__(self) -> None:
+        for spec in dataclasses.fields(self):
+            value = getattr(self, spec.name)
+            wanted = int if spec.type == "int" else (int, float)
+            if isinstance(value, bool) or not isinstance(value, wanted):
+                raise ValueError(f"fault {spec.name} must be a number ({spec.type}), got {value!r}")
+        for name in RATE_FIELDS:
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"fault {name} is a probability: it must be between 0 and 1")
+        for name in NON_NEGATIVE_FIELDS:
+            if getattr(self, name) < 0:
+                raise ValueError(f"fault {name} must not be negative")
+
+    def merged(self, changes: dict[str, Any]) -> FaultConfig:
+        """A copy with ``changes`` applied; unknown names are refused rather than ignored."""
+        known = {spec.name for spec in dataclasses.fields(self)}
+        unknown = sorted(set(changes) - known)
+        if unknown:
+            raise ValueError(f"unknown fault field(s) {unknown}; known: {sorted(known)}")
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+# Malformed records: each way a record can be broken, chosen per voiceId so a record is
+# malformed the same way on every page, in every request and in ``records_for_window``.
+HUGE_STRING_CHARS = 10_240
+
+
+def _missing_voice_id(record: dict[str, Any]) -> None:
+    del record["voiceId"]
+
+
+def _cost_not_a_number(record: dict[str, Any]) -> None:
+    record["cost"] = "N/A"
+
+
+def _durations_as_strings(record: dict[str, Any]) -> None:
+    record["callDuration"] = str(record["callDuration"])
+    record["chargedDuration"] = str(record["chargedDuration"])
+
+
+def _empty_times(record: dict[str, Any]) -> None:
+    for name in ("submitTime", "callTime", "ringingTime", "answerTime", "hangupTime"):
+        record[name] = ""
+
+
+def _unknown_bill_period(record: dict[str, Any]) -> None:
+    record["billPeriod"] = "7x"
+
+
+def _extra_field(record: dict[str, Any]) -> None:
+    record["carrierRoute"] = "RT-17"
+
+
+def _non_ascii_phone_name(record: dict[str, Any]) -> None:
+    record["phoneName"] = f"{record['phoneName']}-Zürich-電話"
+
+
+def _huge_string(record: dict[str, Any]) -> None:
+    reason = f"{record['terminationReason']} "
+    record["terminationReason"] = (reason * (HUGE_STRING_CHARS // len(reason) + 1))[:HUGE_STRING_CHARS]
+
+
+MALFORMATIONS: dict[str, Callable[[dict[str, Any]], None]] = {
+    "missing_voice_id": _missing_voice_id,
+    "cost_not_a_number": _cost_not_a_number,
+    "durations_as_strings": _durations_as_strings,
+    "empty_times": _empty_times,
+    "unknown_bill_period": _unknown_bill_period,
+    "extra_field": _extra_field,
+    "non_ascii_phone_name": _non_ascii_phone_name,
+    "huge_string": _huge_string,
+}
+_MALFORMATION_NAMES = tuple(MALFORMATIONS)
+
+
+def malformation_for(voice_id: str, fault_seed: int, rate: float) -> str | None:
+    """Which malformation (a key of ``MALFORMATIONS``) the record gets, or ``None``.
+
+    A hash of ``(fault_seed, voiceId)`` decides, so the choice is repeatable and does not depend on
+    which page or request serves the record.
+    """
+    if rate <= 0:
+        return None
+    digest = hashlib.blake2b(f"{fault_seed}:{voice_id}".encode(), digest_size=16).digest()
+    if int.from_bytes(digest[:8], "big") / 2**64 >= rate:
+        return None
+    return _MALFORMATION_NAMES[int.from_bytes(digest[8:], "big") % len(_MALFORMATION_NAMES)]
+
+
+def malform(record: dict[str, Any], voice_id: str, fault_seed: int, rate: float) -> dict[str, Any]:
+    """``record`` as it is served under ``malformed_rate``: unchanged, or a broken copy."""
+    name = malformation_for(voice_id, fault_seed, rate)
+    if name is None:
+        return record
+    broken = dict(record)
+    MALFORMATIONS[name](broken)
+    return broken

@@ -1,0 +1,117 @@
+"""Shared fixtures: a running simulator, its credentials, and a signed-request helper."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import httpx
+import pytest
+
+from laaffic_pipeline.api.signing import Credentials, signed_headers
+from laaffic_pipeline.simulator import LaafficSimulator
+
+TEST_API_KEY = "test-key"
+TEST_API_SECRET = "test-secret-never-logged"
+
+
+@pytest.fixture
+def credentials() -> Credentials:
+    """The key and secret the ``simulator`` fixture accepts."""
+    return Credentials(TEST_API_KEY, TEST_API_SECRET)
+
+
+@pytest.fixture
+def simulator() -> Iterator[LaafficSimulator]:
+    """A started simulator (seed 7, 500 records a UTC day, no faults), stopped after the test."""
+    with LaafficSimulator(TEST_API_KEY, TEST_API_SECRET) as running:
+        yield running
+
+
+@pytest.fixture
+def make_simulator() -> Iterator[Callable[..., LaafficSimulator]]:
+    """Start simulators with other settings (``make_simulator(seed=3, faults=...)``)."""
+    started: list[LaafficSimulator] = []
+
+    def make(**settings: Any) -> LaafficSimulator:
+        running = LaafficSimulator(TEST_API_KEY, TEST_API_SECRET, **settings)
+        running.start()
+        started.append(running)
+        return running
+
+    yield make
+    for running in started:
+        running.stop()
+
+
+class SimulatorCaller:
+    """Posts signed ``recordSipQuery`` requests, the way any client of the real API would."""
+
+    def __init__(self, http: httpx.Client) -> None:
+        self.http = http
+
+    def post(
+        self,
+        simulator: LaafficSimulator,
+        body: Any,
+        *,
+        headers: dict[str, str] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> httpx.Response:
+        """POST ``body`` (bytes as given, anything else as JSON) signed with the test credentials."""
+        content = body if isinstance(body, bytes) else json.dumps(body).encode()
+        sent = signed_headers(Credentials(TEST_API_KEY, TEST_API_SECRET), clock)
+        sent.update(headers or {})
+        return self.http.post(f"{simulator.base_url}/recordSipQuery", content=content, headers=sent)
+
+    def page(
+        self,
+        simulator: LaafficSimulator,
+        window: tuple[str, str],
+        *,
+        current: int = 1,
+        size: int = 100,
+        clock: Callable[[], float] = time.time,
+        **params: str,
+    ) -> dict[str, Any]:
+        """One page's parsed body; ``params`` adds ``sipGroupName``/``phoneName``."""
+        body = {
+            "current": current,
+            "size": size,
+            "params": {"strTime": window[0], "endTime": window[1], **params},
+        }
+        response = self.post(simulator, body, clock=clock)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def all_records(
+        self, simulator: LaafficSimulator, window: tuple[str, str], size: int = 100, **params: str
+    ) -> list[dict[str, Any]]:
+        """Every page of a window in order, asserting each succeeded."""
+        records: list[dict[str, Any]] = []
+        current = 1
+        while True:
+            answer = self.page(simulator, window, current=current, size=size, **params)
+            assert answer["status"] == "0", answer
+            records.extend(answer["data"]["records"])
+            if current >= answer["data"]["pages"]:
+                return records
+            current += 1
+
+
+@pytest.fixture
+def api() -> Iterator[SimulatorCaller]:
+    with httpx.Client(timeout=10) as http:
+        yield SimulatorCaller(http)
+
+
+@pytest.fixture
+def recent_window() -> tuple[str, str]:
+    """A whole +08:00 day three days ago: inside retention whatever today is."""
+    zone = timezone(timedelta(hours=8))
+    day = (datetime.now(UTC) - timedelta(days=3)).astimezone(zone).date()
+    start = datetime(day.year, day.month, day.day, tzinfo=zone)
+    return start.isoformat(), (start + timedelta(days=1)).isoformat()

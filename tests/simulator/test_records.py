@@ -1,0 +1,189 @@
+"""Synthetic records: deterministic per UTC day, fast, and internally consistent like real CDRs."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+import pytest
+
+from laaffic_pipeline.api.window import day_window, parse_api_time
+from laaffic_pipeline.simulator.records import (
+    BILL_PERIODS,
+    billed_seconds,
+    call_cost,
+    day_rows,
+    generate_day,
+    late_row,
+    parse_offset,
+    to_api_record,
+    utc_days,
+    window_rows,
+)
+
+DOC_FIELDS = [
+    "voiceId", "sipGroupName", "phoneName", "callee", "displayNum", "code", "submitTime",
+    "callTime", "ringingTime", "answerTime", "hangupTime", "callDuration", "chargedDuration",
+    "terminationCode", "terminationReason", "cost", "billPeriod", "rate", "recordingFileId",
+    "currency",
+]  # fmt: skip
+REASONS = {
+    "200": "success",
+    "404": "Not Found",
+    "408": "Request Timeout",
+    "480": "Temporarily Unavailable",
+    "486": "Busy Here",
+    "487": "Request Terminated",
+    "503": "Service Unavailable",
+    "603": "Decline",
+}
+DAYS = [date(2026, 10, 24), date(2026, 10, 25), date(2026, 10, 26)]
+
+
+@pytest.mark.parametrize(
+    ("duration", "period", "charged"),
+    [
+        (0, "20+20", 0),
+        (5, "20+20", 20),
+        (20, "20+20", 20),
+        (21, "20+20", 40),
+        (7, "1+1", 7),
+        (7, "6+6", 12),
+        (1, "30+6", 30),
+        (31, "30+6", 36),
+        (37, "30+6", 42),
+        (60, "60+60", 60),
+        (61, "60+60", 120),
+    ],
+)
+def test_billing_rule_charges_first_period_then_whole_steps(duration, period, charged):
+    assert billed_seconds(duration, period) == charged
+
+
+@pytest.mark.parametrize(
+    ("rate", "charged", "cost"),
+    [
+        ("0.0125", 60, "0.0125"),
+        ("1.2", 20, "0.4"),
+        ("0.0115", 43, "0.008242"),
+        ("0.0001", 1, "0.000002"),
+        ("0.006", 0, "0"),
+        ("0.185", 3600, "11.1"),
+    ],
+)
+def test_cost_is_rate_per_minute_rounded_to_six_decimals_without_exponent(rate, charged, cost):
+    assert call_cost(rate, charged) == cost
+
+
+def _rendered(days: list[date], seed: int = 7, per_day: int = 500) -> list[dict]:
+    zone = parse_offset("+08:00")
+    return [to_api_record(row, zone) for day in days for row in day_rows(seed, day, per_day)]
+
+
+def test_records_have_every_documented_field_in_order():
+    for record in _rendered(DAYS[:1]):
+        assert list(record) == DOC_FIELDS
+
+
+def test_records_are_internally_consistent():
+    records = _rendered(DAYS)
+    for r in records:
+        times = [r[name] for name in ("submitTime", "callTime", "ringingTime", "answerTime")]
+        times.append(r["hangupTime"])
+        assert r["submitTime"] and r["callTime"] and r["hangupTime"]
+        moments = [parse_api_time(t) for t in times if t]
+        assert moments == sorted(moments), r
+        assert all(t.endswith("+08:00") for t in times if t)
+        answered = r["terminationCode"] == "200"
+        assert r["terminationReason"] == REASONS[r["terminationCode"]]
+        assert (r["answerTime"] != "") == answered
+        assert (r["recordingFileId"] != "") == answered
+        if answered:
+            span = parse_api_time(r["hangupTime"]) - parse_api_time(r["answerTime"])
+            assert r["callDuration"] == span.total_seconds() > 0
+            assert re.fullmatch(r"1\d{8}[0-9a-f]{32}\.mp3", r["recordingFileId"])
+        else:
+            assert r["callDuration"] == r["chargedDuration"] == 0
+            assert r["cost"] == "0"
+        assert r["chargedDuration"] == billed_seconds(r["callDuration"], r["billPeriod"])
+        expected = (Decimal(r["rate"]) * r["chargedDuration"] / 60).quantize(
+            Decimal("0.000001"), ROUND_HALF_UP
+        )
+        assert Decimal(r["cost"]) == expected
+        assert "E" not in r["cost"] and "E" not in r["rate"]
+        assert re.fullmatch(r"[A-Za-z ]+(\([A-Za-z ]+\))?", r["code"])
+        assert r["callee"].isdigit() and r["displayNum"].isdigit()
+        assert r["voiceId"].isdigit()
+        assert r["currency"] in {"USD", "EUR"}
+
+
+def test_records_vary_like_real_traffic():
+    records = _rendered(DAYS)
+    phones_by_group: dict[str, set[str]] = {}
+    for r in records:
+        phones_by_group.setdefault(r["sipGroupName"], set()).add(r["phoneName"])
+    assert len(phones_by_group) >= 3
+    assert all(len(phones) >= 3 for phones in phones_by_group.values())
+    assert {r["billPeriod"] for r in records} == set(BILL_PERIODS)
+    assert set(REASONS) == {r["terminationCode"] for r in records}
+    assert {r["currency"] for r in records} == {"USD", "EUR"}
+    codes = Counter("(" in r["code"] for r in records)
+    assert codes[True] > 0 and codes[False] > 0
+    assert "Afghanistan(Kandahar)" in {r["code"] for r in records}
+    assert len({r["callee"][:2] for r in records}) >= 8
+    answered = sum(r["terminationCode"] == "200" for r in records) / len(records)
+    assert 0.45 < answered < 0.7
+
+
+def test_voice_ids_are_unique_across_days():
+    ids = [r["voiceId"] for r in _rendered(DAYS)]
+    assert len(ids) == len(set(ids)) == 3 * 500
+
+
+def test_a_day_is_a_pure_function_of_seed_day_and_count():
+    day = date(2026, 10, 20)
+    first = day_rows(11, day, 300)
+    assert generate_day(11, day, 300) == first
+    assert day_rows(11, day, 300) is first  # cached
+    assert day_rows(12, day, 300) != first
+    assert len(day_rows(11, day, 301)) == 301
+    start = datetime(2026, 10, 20, tzinfo=UTC).timestamp()
+    assert all(start <= row.submit < start + 86_400 for row in first)
+    assert [(r.submit, r.voice_id) for r in first] == sorted((r.submit, r.voice_id) for r in first)
+
+
+def test_a_day_of_100k_records_generates_in_about_a_second():
+    began = time.perf_counter()
+    rows = generate_day(424242, date(2026, 9, 30), 100_000)
+    elapsed = time.perf_counter() - began
+    assert len(rows) == 100_000
+    assert elapsed < 3.0, f"100k records took {elapsed:.2f} s"
+
+
+def test_utc_days_of_a_dst_day_window():
+    window = day_window(date(2026, 3, 29), "Europe/Berlin")
+    assert window.end - window.start == timedelta(hours=23)
+    assert utc_days(window.start, window.end) == [date(2026, 3, 28), date(2026, 3, 29)]
+    midnight = datetime(2026, 3, 29, tzinfo=UTC)
+    assert utc_days(midnight, midnight + timedelta(days=1)) == [date(2026, 3, 29)]
+
+
+def test_window_rows_keep_exactly_the_instants_inside():
+    window = day_window(date(2026, 10, 25), "Europe/Berlin")  # 25 hours
+    rows = window_rows(7, 500, window.start, window.end)
+    start, end = window.start.timestamp(), window.end.timestamp()
+    around = [*day_rows(7, date(2026, 10, 24), 500), *day_rows(7, date(2026, 10, 25), 500)]
+    assert rows == [row for row in around if start <= row.submit < end]
+    assert len(rows) > 500
+
+
+def test_late_rows_fall_inside_their_window_and_day():
+    start = datetime(2026, 10, 25, 6, tzinfo=UTC)
+    end = datetime(2026, 10, 25, 7, tzinfo=UTC)
+    rows = [late_row(7, date(2026, 10, 25), n, start.timestamp(), end.timestamp()) for n in range(20)]
+    assert all(row is not None and start.timestamp() <= row.submit < end.timestamp() for row in rows)
+    assert len({row.voice_id for row in rows}) == 20
+    assert late_row(7, date(2026, 10, 24), 0, start.timestamp(), end.timestamp()) is None
