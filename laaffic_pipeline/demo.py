@@ -86,4 +86,21 @@ def print_summary(
             if not matches:
                 mismatched.append(key)
             print(f"  {key:<10}  {len(rows):>6}  {pages:>5}  {'yes' if matches else 'NO'}", file=out)
+        print_costs(conn, keys, out)
     return mismatched
+
+
+def print_costs(conn: duckdb.DuckDBPyConnection, keys: list[str], out: TextIO) -> None:
+    """Per day and currency: calls, ASR and cost, from the dashboard view (money never mixed)."""
+    rows = conn.execute(
+        "SELECT call_date, currency, calls, answered_calls, asr, total_cost, expected_cost "
+        "FROM marts.daily_costs_by_currency WHERE call_date BETWEEN ? AND ? ORDER BY call_date, currency",
+        [keys[0], keys[-1]],
+    ).fetchall()
+    print("\nCost and ASR per day and currency (marts.daily_costs_by_currency):", file=out)
+    line = "  {:<10}  {:<3}  {:>6}  {:>8}  {:>6}  {:>14}  {:>14}"
+    print(line.format("day", "cur", "calls", "answered", "ASR", "cost", "expected"), file=out)
+    for day, currency, calls, answered, asr, cost, expected in rows:
+        print(
+            line.format(str(day), currency, calls, answered, f"{asr:.1%}", str(cost), str(expected)), file=out
+        )

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TypeVar
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from laaffic_pipeline.api.client import DEFAULT_BASE_URL, MAX_PAGE_SIZE
@@ -26,14 +27,18 @@ class PipelineSettings:
     start_date: date = DEFAULT_START_DATE
     duckdb_path: str = "data/laaffic.duckdb"
     duckdb_storage_version: str = "v1.0.0"
+    duckdb_lock_timeout_s: float = 300.0  # how long a write waits for another process's lock
     base_url: str = DEFAULT_BASE_URL
     page_size: int = MAX_PAGE_SIZE
     timeout_s: float = 30.0
     concurrency: int = 8
     requests_per_second: float | None = None
     lookback_days: int = 2
+    max_flagged_share: float = 0.05  # above this share of rows with quality flags, a day's check warns
     retry_attempts: int = 6
+    retry_initial_wait_s: float = 0.5
     retry_max_wait_s: float = 30.0
+    max_reads: int = 5  # reads of a drifting window before the run fails instead of landing it
     step_retries: int = 2
     step_retry_delay_s: float = 30.0
 
@@ -67,13 +72,17 @@ class PipelineSettings:
                 "use a past date: partitions start there"
             )
         page_size = _number(env, "LAAFFIC_PAGE_SIZE", defaults.page_size, int, 1, MAX_PAGE_SIZE)
+        base_url = _base_url(text("LAAFFIC_BASE_URL", defaults.base_url))
         rps_text = env.get("LAAFFIC_REQUESTS_PER_SECOND", "").strip()
         return cls(
             timezone=timezone,
             start_date=start_date,
             duckdb_path=text("LAAFFIC_DUCKDB_PATH", defaults.duckdb_path),
             duckdb_storage_version=text("LAAFFIC_DUCKDB_STORAGE_VERSION", defaults.duckdb_storage_version),
-            base_url=text("LAAFFIC_BASE_URL", defaults.base_url),
+            duckdb_lock_timeout_s=_number(
+                env, "LAAFFIC_DUCKDB_LOCK_TIMEOUT_S", defaults.duckdb_lock_timeout_s, float, 0, 86_400
+            ),
+            base_url=base_url,
             page_size=page_size,
             timeout_s=_number(env, "LAAFFIC_TIMEOUT_S", defaults.timeout_s, float, 0.1, 600),
             concurrency=_number(env, "LAAFFIC_CONCURRENCY", defaults.concurrency, int, 1, 64),
@@ -81,10 +90,17 @@ class PipelineSettings:
                 _number(env, "LAAFFIC_REQUESTS_PER_SECOND", 1.0, float, 0.01, 10_000) if rps_text else None
             ),
             lookback_days=_number(env, "LAAFFIC_LOOKBACK_DAYS", defaults.lookback_days, int, 0, 62),
+            max_flagged_share=_number(
+                env, "LAAFFIC_MAX_FLAGGED_SHARE", defaults.max_flagged_share, float, 0.0, 1.0
+            ),
             retry_attempts=_number(env, "LAAFFIC_RETRY_ATTEMPTS", defaults.retry_attempts, int, 1, 20),
+            retry_initial_wait_s=_number(
+                env, "LAAFFIC_RETRY_INITIAL_WAIT_S", defaults.retry_initial_wait_s, float, 0, 60
+            ),
             retry_max_wait_s=_number(
                 env, "LAAFFIC_RETRY_MAX_WAIT_S", defaults.retry_max_wait_s, float, 0, 600
             ),
+            max_reads=_number(env, "LAAFFIC_MAX_READS", defaults.max_reads, int, 2, 20),
             step_retries=_number(env, "LAAFFIC_STEP_RETRIES", defaults.step_retries, int, 0, 10),
             step_retry_delay_s=_number(
                 env, "LAAFFIC_STEP_RETRY_DELAY_S", defaults.step_retry_delay_s, float, 0, 3600
@@ -93,6 +109,20 @@ class PipelineSettings:
 
 
 N = TypeVar("N", int, float)
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def _base_url(url: str) -> str:
+    """The API URL, refused unless TLS protects the key and Sign (plain HTTP only to this machine)."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return url
+    if parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS:
+        return url  # the local simulator
+    raise SettingsError(
+        f"LAAFFIC_BASE_URL={url!r} is not accepted; use an https:// URL such as {DEFAULT_BASE_URL} "
+        "(plain http:// only to 127.0.0.1 or localhost, e.g. the simulator)"
+    )
 
 
 def _number(env: Mapping[str, str], name: str, default: N, kind: type[N], low: N, high: N) -> N:

@@ -1,0 +1,52 @@
+-- Per currency, one day's marts.daily_costs totals beside the same sums over marts.call_facts;
+-- `matches` is false where any pair differs (a currency missing on one side counts as differing).
+WITH
+    from_facts AS (
+        SELECT
+            currency,
+            count(*) AS calls,
+            count(*) FILTER (WHERE is_answered) AS answered_calls,
+            sum(call_duration_s) AS call_seconds,
+            sum(charged_duration_s) AS charged_seconds,
+            sum(cost) AS total_cost,
+            sum(expected_cost) AS expected_cost
+        FROM marts.call_facts
+        WHERE call_date = $call_date
+        GROUP BY currency
+    ),
+    from_daily_costs AS (
+        SELECT
+            currency,
+            sum(calls) AS calls,
+            sum(answered_calls) AS answered_calls,
+            sum(call_seconds) AS call_seconds,
+            sum(charged_seconds) AS charged_seconds,
+            sum(total_cost) AS total_cost,
+            sum(expected_cost) AS expected_cost
+        FROM marts.daily_costs
+        WHERE call_date = $call_date
+        GROUP BY currency
+    )
+SELECT
+    coalesce(facts.currency, costs.currency) AS currency,
+    facts.calls::BIGINT AS facts_calls,
+    costs.calls::BIGINT AS daily_costs_calls,
+    facts.answered_calls::BIGINT AS facts_answered_calls,
+    costs.answered_calls::BIGINT AS daily_costs_answered_calls,
+    facts.call_seconds::BIGINT AS facts_call_seconds,
+    costs.call_seconds::BIGINT AS daily_costs_call_seconds,
+    facts.charged_seconds::BIGINT AS facts_charged_seconds,
+    costs.charged_seconds::BIGINT AS daily_costs_charged_seconds,
+    facts.total_cost AS facts_total_cost,
+    costs.total_cost AS daily_costs_total_cost,
+    facts.expected_cost AS facts_expected_cost,
+    costs.expected_cost AS daily_costs_expected_cost,
+    facts.currency IS NOT DISTINCT FROM costs.currency
+        AND (facts.calls, facts.answered_calls, facts.call_seconds, facts.charged_seconds,
+             facts.total_cost, facts.expected_cost)
+        IS NOT DISTINCT FROM
+            (costs.calls, costs.answered_calls, costs.call_seconds, costs.charged_seconds,
+             costs.total_cost, costs.expected_cost) AS matches
+FROM from_facts AS facts
+FULL OUTER JOIN from_daily_costs AS costs ON facts.currency IS NOT DISTINCT FROM costs.currency
+ORDER BY currency NULLS LAST;

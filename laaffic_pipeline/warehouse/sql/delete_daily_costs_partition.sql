@@ -1,0 +1,1 @@
+DELETE FROM marts.daily_costs WHERE call_date = $call_date;

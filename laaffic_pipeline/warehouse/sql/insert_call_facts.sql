@@ -1,0 +1,223 @@
+-- One day of marts.call_facts from raw.call_records (run after delete_call_facts_partition).
+--
+-- Every raw record of the day gives one row: a value that cannot be parsed becomes NULL and its
+-- problem is named in quality_flags. Only two kinds of copies are dropped: a voice id repeated
+-- within the day keeps its most recently fetched copy, and a voice id the previous day's window
+-- also returned (a call on the boundary instant) belongs to the previous day. That rule reads raw,
+-- so the result does not depend on the order in which days are built.
+--
+-- Reads this day's raw rows and the previous day's voice ids only.
+
+-- Parsing helpers; TEMP, so they live on this connection only and never in the database file.
+-- Every value is first trimmed, and an empty string counts as not sent.
+CREATE OR REPLACE TEMP MACRO api_text(sent) AS nullif(trim(sent), '');
+-- ISO-8601 with an explicit offset ('Z' or '+08:00'), which is honoured; no offset = not a time.
+CREATE OR REPLACE TEMP MACRO api_time(sent) AS
+    CASE WHEN regexp_matches(sent, '(Z|[+-]\d{2}(:?\d{2})?)$') THEN try_cast(sent AS TIMESTAMPTZ) END;
+-- Whole non-negative seconds, as a JSON integer or a string of digits (at most 9: no overflow below).
+CREATE OR REPLACE TEMP MACRO api_seconds(sent) AS
+    CASE WHEN regexp_matches(sent, '^\d{1,9}$') THEN try_cast(sent AS INTEGER) END;
+-- Money is exact: a decimal string (or JSON number) to DECIMAL(18,6); anything else is NULL.
+CREATE OR REPLACE TEMP MACRO api_money(sent) AS try_cast(sent AS DECIMAL(18, 6));
+-- Elapsed whole seconds between two instants; NULL when negative or beyond INTEGER.
+CREATE OR REPLACE TEMP MACRO elapsed_s(earlier, later) AS
+    CASE WHEN date_sub('second', earlier, later) >= 0
+        THEN try_cast(date_sub('second', earlier, later) AS INTEGER) END;
+-- The flag for a value that was sent but not parsed, or not sent at all.
+CREATE OR REPLACE TEMP MACRO problem(field, sent, parsed) AS
+    CASE WHEN sent IS NULL THEN 'missing_' || field WHEN parsed IS NULL THEN 'invalid_' || field END;
+-- rate per minute x seconds / 60, rounded half-up to 6 places. DuckDB divides decimals as DOUBLE,
+-- so the division runs on integer micro-units instead.
+CREATE OR REPLACE TEMP MACRO cost_of(rate, seconds) AS
+    try_cast(
+        sign(rate) * ((abs(rate::DECIMAL(38, 6) * 1000000)::HUGEINT * seconds * 2 + 60) // 120) * 0.000001
+        AS DECIMAL(18, 6)
+    );
+
+INSERT INTO marts.call_facts
+WITH
+    latest_copies AS (
+        SELECT partition_date, voice_id, record, fetched_at
+        FROM raw.call_records
+        WHERE partition_date = $call_date
+        QUALIFY voice_id IS NULL
+            OR row_number() OVER (
+                PARTITION BY voice_id ORDER BY fetched_at DESC, page DESC, position DESC
+            ) = 1
+    ),
+    day_records AS (
+        SELECT *
+        FROM latest_copies
+        WHERE NOT EXISTS (
+            SELECT 1
+            FROM raw.call_records AS previous
+            WHERE previous.partition_date = $call_date::DATE - 1
+              AND previous.voice_id = latest_copies.voice_id
+        )
+    ),
+    -- Each record's JSON is parsed once; every field as text, exactly what ->> would give.
+    decoded AS (
+        SELECT
+            partition_date,
+            voice_id,
+            fetched_at,
+            from_json(
+                record,
+                '{"sipGroupName": "VARCHAR", "phoneName": "VARCHAR", "callee": "VARCHAR",
+                  "displayNum": "VARCHAR", "code": "VARCHAR", "submitTime": "VARCHAR",
+                  "callTime": "VARCHAR", "ringingTime": "VARCHAR", "answerTime": "VARCHAR",
+                  "hangupTime": "VARCHAR", "callDuration": "VARCHAR", "chargedDuration": "VARCHAR",
+                  "terminationCode": "VARCHAR", "terminationReason": "VARCHAR", "cost": "VARCHAR",
+                  "rate": "VARCHAR", "billPeriod": "VARCHAR", "recordingFileId": "VARCHAR",
+                  "currency": "VARCHAR"}'
+            ) AS api,
+            json_type(record, ['$.callDuration', '$.chargedDuration']) AS duration_types
+        FROM day_records
+    ),
+    sent AS (
+        SELECT
+            partition_date AS call_date,
+            voice_id,
+            fetched_at,
+            api_text(api.sipGroupName) AS sip_group_name,
+            api_text(api.phoneName) AS phone_name,
+            api_text(api.callee) AS callee,
+            api_text(api.displayNum) AS display_num,
+            api_text(api.code) AS code,
+            api_text(api.submitTime) AS submit_text,
+            api_text(api.callTime) AS call_text,
+            api_text(api.ringingTime) AS ringing_text,
+            api_text(api.answerTime) AS answer_text,
+            api_text(api.hangupTime) AS hangup_text,
+            api_text(api.callDuration) AS call_duration_text,
+            duration_types[1] = 'VARCHAR' AS call_duration_quoted,
+            api_text(api.chargedDuration) AS charged_duration_text,
+            duration_types[2] = 'VARCHAR' AS charged_duration_quoted,
+            api_text(api.terminationCode) AS termination_code,
+            api_text(api.terminationReason) AS termination_reason,
+            api_text(api.cost) AS cost_text,
+            api_text(api.rate) AS rate_text,
+            api_text(api.billPeriod) AS bill_period_text,
+            api_text(api.recordingFileId) AS recording_file_id,
+            api_text(api.currency) AS currency_text
+        FROM decoded
+    ),
+    parsed AS (
+        SELECT
+            *,
+            regexp_extract(code, '^([^()]*?)\s*\(\s*([^()]*?)\s*\)$', ['country', 'region']) AS code_parts,
+            regexp_extract(bill_period_text, '^(\d{1,6})\+(\d{1,6})$', ['initial', 'increment']) AS bill_parts,
+            api_time(submit_text) AS submit_time,
+            api_time(call_text) AS call_time,
+            api_time(ringing_text) AS ringing_time,
+            api_time(answer_text) AS answer_time,
+            api_time(hangup_text) AS hangup_time,
+            api_seconds(call_duration_text) AS call_duration_s,
+            api_seconds(charged_duration_text) AS charged_duration_s,
+            api_money(cost_text) AS cost,
+            api_money(rate_text) AS rate,
+            CASE WHEN regexp_matches(currency_text, '^[A-Za-z]{3}$') THEN upper(currency_text) END AS currency,
+            termination_code = '200' AS is_answered
+        FROM sent
+    ),
+    billed AS (
+        SELECT
+            *,
+            -- An increment of 0 would make the rule meaningless: such a bill period is invalid.
+            CASE WHEN try_cast(bill_parts.increment AS INTEGER) > 0 THEN bill_period_text END AS bill_period,
+            CASE WHEN bill_period IS NOT NULL THEN try_cast(bill_parts.initial AS INTEGER) END AS bill_initial_s,
+            CASE WHEN bill_period IS NOT NULL THEN try_cast(bill_parts.increment AS INTEGER) END AS bill_increment_s
+        FROM parsed
+    ),
+    derived AS (
+        SELECT
+            *,
+            elapsed_s(ringing_time, answer_time) AS ring_s,
+            elapsed_s(call_time, ringing_time) AS post_dial_delay_s,
+            elapsed_s(answer_time, hangup_time) AS talk_s,
+            CASE
+                WHEN bill_initial_s IS NULL OR call_duration_s IS NULL THEN NULL
+                WHEN call_duration_s = 0 THEN 0
+                WHEN call_duration_s <= bill_initial_s THEN bill_initial_s
+                ELSE bill_initial_s
+                    + (call_duration_s - bill_initial_s + bill_increment_s - 1) // bill_increment_s
+                    * bill_increment_s
+            END AS expected_charged_s
+        FROM billed
+    ),
+    reconciled AS (
+        SELECT *, cost_of(rate, expected_charged_s) AS expected_cost
+        FROM derived
+    )
+SELECT
+    call_date,
+    voice_id,
+    sip_group_name,
+    phone_name,
+    callee,
+    display_num,
+    code,
+    coalesce(nullif(code_parts.country, ''), code) AS country,
+    nullif(code_parts.region, '') AS region,
+    submit_time,
+    call_time,
+    ringing_time,
+    answer_time,
+    hangup_time,
+    call_duration_s,
+    charged_duration_s,
+    termination_code,
+    termination_reason,
+    is_answered,
+    cost,
+    rate,
+    currency,
+    bill_period,
+    bill_initial_s,
+    bill_increment_s,
+    recording_file_id,
+    ring_s,
+    post_dial_delay_s,
+    talk_s,
+    expected_charged_s,
+    expected_cost,
+    charged_duration_s <> expected_charged_s AS charged_duration_mismatch,
+    -- Tolerance: one micro-unit, the last place both sides are rounded to (half-up vs half-even).
+    abs(cost - expected_cost) > 0.000001 AS cost_mismatch,
+    list_filter(
+        [
+            CASE WHEN voice_id IS NULL THEN 'missing_voice_id' END,
+            CASE WHEN sip_group_name IS NULL THEN 'missing_sip_group_name' END,
+            CASE WHEN phone_name IS NULL THEN 'missing_phone_name' END,
+            CASE WHEN callee IS NULL THEN 'missing_callee' END,
+            CASE WHEN code IS NULL THEN 'missing_code' END,
+            problem('submit_time', submit_text, submit_time),
+            problem('call_time', call_text, call_time),
+            -- Ringing and answer times are empty on calls that never rang or were not answered.
+            CASE WHEN ringing_text IS NOT NULL OR is_answered
+                THEN problem('ringing_time', ringing_text, ringing_time) END,
+            CASE WHEN answer_text IS NOT NULL OR is_answered
+                THEN problem('answer_time', answer_text, answer_time) END,
+            problem('hangup_time', hangup_text, hangup_time),
+            problem('call_duration', call_duration_text, call_duration_s),
+            CASE WHEN call_duration_quoted AND call_duration_s IS NOT NULL THEN 'call_duration_as_string' END,
+            problem('charged_duration', charged_duration_text, charged_duration_s),
+            CASE WHEN charged_duration_quoted AND charged_duration_s IS NOT NULL
+                THEN 'charged_duration_as_string' END,
+            CASE WHEN termination_code IS NULL THEN 'missing_termination_code' END,
+            problem('cost', cost_text, cost),
+            problem('rate', rate_text, rate),
+            problem('bill_period', bill_period_text, bill_period),
+            problem('currency', currency_text, currency),
+            -- Both times known but in the wrong order (or absurdly far apart).
+            CASE WHEN ringing_time IS NOT NULL AND answer_time IS NOT NULL AND ring_s IS NULL
+                THEN 'invalid_ring_s' END,
+            CASE WHEN call_time IS NOT NULL AND ringing_time IS NOT NULL AND post_dial_delay_s IS NULL
+                THEN 'invalid_post_dial_delay_s' END,
+            CASE WHEN answer_time IS NOT NULL AND hangup_time IS NOT NULL AND talk_s IS NULL
+                THEN 'invalid_talk_s' END
+        ],
+        lambda flag: flag IS NOT NULL
+    ) AS quality_flags,
+    fetched_at
+FROM reconciled;

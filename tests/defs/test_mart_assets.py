@@ -1,0 +1,69 @@
+from datetime import date, timedelta
+
+import duckdb
+import pytest
+from dagster import AssetKey, FreshnessPolicy
+
+from laaffic_pipeline.defs.column_docs import CALL_FACTS_SCHEMA, DAILY_COSTS_SCHEMA
+from laaffic_pipeline.defs.mart_assets import (
+    CALL_FACTS_KEY,
+    DAILY_COSTS_KEY,
+    build_mart_assets,
+    markdown_table,
+)
+from laaffic_pipeline.defs.partitions import daily_partitions
+from laaffic_pipeline.defs.raw_assets import RAW_CALL_RECORDS_KEY
+from laaffic_pipeline.settings import PipelineSettings
+from laaffic_pipeline.warehouse.marts import ensure_mart_tables
+
+PARTITIONS = daily_partitions(PipelineSettings(timezone="Asia/Shanghai", start_date=date(2026, 1, 1)))
+
+
+def specs() -> dict[AssetKey, object]:
+    return {spec.key: spec for asset in build_mart_assets(PARTITIONS) for spec in asset.specs}
+
+
+def test_marts_depend_on_raw_then_on_each_other():
+    by_key = specs()
+    assert set(by_key) == {CALL_FACTS_KEY, DAILY_COSTS_KEY}
+    assert [dep.asset_key for dep in by_key[CALL_FACTS_KEY].deps] == [RAW_CALL_RECORDS_KEY]
+    assert [dep.asset_key for dep in by_key[DAILY_COSTS_KEY].deps] == [CALL_FACTS_KEY]
+
+
+@pytest.mark.parametrize("key", [CALL_FACTS_KEY, DAILY_COSTS_KEY])
+def test_each_mart_is_partitioned_grouped_and_fresh_daily(key):
+    spec = specs()[key]
+    assert spec.partitions_def == PARTITIONS
+    assert spec.group_name == "marts"
+    assert spec.kinds == {"duckdb"}
+    # Due by 06:00 local each day, materialized within the 24 h before: a missed day shows as failing.
+    assert spec.freshness_policy == FreshnessPolicy.cron(
+        deadline_cron="0 6 * * *", lower_bound_delta=timedelta(hours=24), timezone="Asia/Shanghai"
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "table", "schema"),
+    [
+        (CALL_FACTS_KEY, "marts.call_facts", CALL_FACTS_SCHEMA),
+        (DAILY_COSTS_KEY, "marts.daily_costs", DAILY_COSTS_SCHEMA),
+    ],
+)
+def test_column_docs_describe_every_column_of_the_real_table(tmp_path, key, table, schema):
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as conn:
+        ensure_mart_tables(conn)
+        columns = conn.execute(f"SELECT column_name, column_type FROM (DESCRIBE {table})").fetchall()
+    documented = [(column.name, column.type.replace(" ", "")) for column in schema.columns]
+    actual = [(name, kind.replace(" WITH TIME ZONE", "TZ")) for name, kind in columns]
+    assert documented == actual
+    assert all(column.description for column in schema.columns)
+    metadata = specs()[key].metadata
+    assert metadata["dagster/table_name"] == table
+    assert metadata["dagster/column_schema"] == schema
+
+
+def test_markdown_table_renders_ratios_and_nulls():
+    assert markdown_table([{"currency": "USD", "asr": 2 / 3, "cost": None}]) == (
+        "| currency | asr | cost |\n|---|---|---|\n| USD | 0.6667 | — |"
+    )
+    assert markdown_table([]) == "_no rows_"
