@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
 import httpx
@@ -18,9 +21,10 @@ from tenacity.wait import wait_exponential_jitter
 from laaffic_pipeline.api.errors import (
     LaafficError,
     LaafficHttpError,
-    LaafficResponseError,
     LaafficTransportError,
+    NonJsonResponseError,
     TimestampExpiredError,
+    TlsVerificationError,
     excerpt,
 )
 from laaffic_pipeline.api.models import CallRecord, CallRecordPage, PageLog, parse_response
@@ -170,7 +174,7 @@ class LaafficClient:
             stop=stop_after_attempt(self._retry.attempts),
             wait=self._wait,
             retry=retry_if_exception(should_retry),
-            before_sleep=self._log_retry,
+            before_sleep=functools.partial(self._log_retry, current),
             reraise=True,
         ):
             with attempt:
@@ -181,23 +185,28 @@ class LaafficClient:
         async with self._slots:
             await self._limiter.acquire()
             self.requests_sent += 1
+            headers = signed_headers(self._credentials, self._clock)
             try:
-                response = await self._http.post(
-                    ENDPOINT, content=body, headers=signed_headers(self._credentials, self._clock)
-                )
+                response = await self._http.post(ENDPOINT, content=body, headers=headers)
             except httpx.TransportError as error:
+                if _failed_certificate(error):
+                    raise TlsVerificationError(
+                        f"the TLS certificate of {self.base_url} failed verification ({error}); "
+                        "verification stays on: fix the URL, the server's certificate or the CA "
+                        "bundle (SSL_CERT_FILE)"
+                    ) from None
                 raise LaafficTransportError(
                     f"no answer from {self.base_url}/{ENDPOINT}: {type(error).__name__}: {error}"
                 ) from None
+        # Error messages quote the body; a proxy that echoes request headers must not leak the Sign.
+        text = _redacted(response.text, headers["Sign"], self._credentials.api_secret)
         if response.status_code != 200:
-            raise LaafficHttpError(
-                response.status_code, excerpt(response.text), _retry_after(response.headers)
-            )
+            raise LaafficHttpError(response.status_code, excerpt(text), _retry_after(response.headers))
         try:
             payload = response.json()
         except ValueError:
-            raise LaafficResponseError("the body is not JSON", excerpt(response.text)) from None
-        return parse_response(payload, response.text)
+            raise NonJsonResponseError("the body is not JSON", excerpt(text)) from None
+        return parse_response(payload, text)
 
     def _wait(self, state: RetryCallState) -> float:
         backoff = self._backoff(state)
@@ -208,13 +217,14 @@ class LaafficClient:
             return 0.0
         return backoff
 
-    def _log_retry(self, state: RetryCallState) -> None:
+    def _log_retry(self, current: int, state: RetryCallState) -> None:
+        """One line per retry: page, attempt, the error (never a header) and the wait chosen."""
         self.retries += 1
         error = state.outcome.exception() if state.outcome else None
         wait = state.next_action.sleep if state.next_action else 0.0
         self._log.warning(
-            f"Laaffic request attempt {state.attempt_number}/{self._retry.attempts} failed "
-            f"({error}); retrying in {wait:.2f}s"
+            f"Laaffic page {current} attempt {state.attempt_number}/{self._retry.attempts} failed "
+            f"({type(error).__name__}: {error}); retrying in {wait:.2f}s"
         )
 
     async def fetch_window(
@@ -249,9 +259,34 @@ class LaafficClient:
         return PageLog(number, page.total, page.pages, len(page.records), fetched_at)
 
 
+def _failed_certificate(error: BaseException) -> bool:
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
+def _redacted(text: str, *secrets: str) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "<redacted>")
+    return text
+
+
 def _retry_after(headers: httpx.Headers) -> float | None:
+    """Seconds the server asked us to wait: ``Retry-After`` as seconds or as an HTTP date."""
     value = headers.get("Retry-After")
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
+    if value is None:
         return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # "-0000" means UTC with the zone unknown
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())

@@ -25,6 +25,10 @@ class LaafficTransportError(LaafficError):
     retryable = True
 
 
+class TlsVerificationError(LaafficError):
+    """The server's TLS certificate failed verification; not retried, and verification stays on."""
+
+
 class LaafficHttpError(LaafficError):
     """The API answered with an HTTP status other than 200."""
 
@@ -48,6 +52,17 @@ class LaafficResponseError(LaafficError):
         super().__init__(
             f"Laaffic response is not in the documented shape: {problem}. Response: {body_excerpt!r}"
         )
+
+
+class NonJsonResponseError(LaafficResponseError):
+    """An HTTP 200 whose body is not JSON at all, typically a gateway's HTML error page.
+
+    Retried like a 5xx: the proxy in front of the API failed, not the API. A body that is JSON
+    but not the documented shape is a ``LaafficResponseError`` and is not retried: the API
+    changed, and asking again cannot help.
+    """
+
+    retryable = True
 
 
 class LaafficApiError(LaafficError):

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from laaffic_pipeline.api.client import NO_FILTERS, LaafficClient, PageSink, QueryFilters
 from laaffic_pipeline.api.errors import LaafficError
 from laaffic_pipeline.api.models import CallRecord, PageLog
 from laaffic_pipeline.api.window import QueryWindow
+
+logger = logging.getLogger(__name__)
 
 
 def record_identity(record: CallRecord) -> str:
@@ -96,6 +100,7 @@ async def read_stable_window(
     *,
     max_reads: int = 5,
     filters: QueryFilters = NO_FILTERS,
+    log: logging.Logger | Any = None,
 ) -> StableRead:
     """Read the window; re-read while it is inconsistent, until two consecutive reads agree.
 
@@ -114,6 +119,11 @@ async def read_stable_window(
         history.append(problems)
         if not problems or (previous is not None and summary.same_content(previous)):
             return StableRead(summary, read, sink, history)
+        if read < max_reads:
+            (log or logger).warning(
+                f"Read {read} of window {window} is inconsistent ({'; '.join(problems)}); "
+                f"reading it again ({max_reads - read} reads left)"
+            )
         previous = summary
     raise UnstableWindowError(
         f"window {window} did not hold still over {max_reads} reads; last read: "

@@ -25,7 +25,7 @@ from laaffic_pipeline.api.stable_read import StableRead, UnstableWindowError, re
 from laaffic_pipeline.api.window import QueryWindow, WindowError
 from laaffic_pipeline.defs.column_docs import RAW_CALL_RECORDS_SCHEMA
 from laaffic_pipeline.defs.partitions import partition_window
-from laaffic_pipeline.defs.resources import LaafficApiResource
+from laaffic_pipeline.defs.resources import LaafficApiResource, WarehouseLockedError
 from laaffic_pipeline.warehouse.landing import PartitionShrinkError, replace_raw_partition
 from laaffic_pipeline.warehouse.staging import NdjsonStagingFile
 from laaffic_pipeline.warehouse.tables import RAW_CALL_RECORDS
@@ -66,12 +66,12 @@ def build_raw_call_records(partitions_def: DailyPartitionsDefinition, retry_poli
             window.check_retention(datetime.now(UTC))
         except WindowError as error:
             raise Failure(str(error), allow_retries=False) from None
-        context.log.info(f"Fetching {day} as window {window}")
+        context.log.info(f"Fetching {day} as window {window}: {laaffic.describe()}")
 
         database = Path(duckdb.database)
         database.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix=f"staging-{day}-", dir=database.parent) as staging:
-            read = _fetch(laaffic, context, window, Path(staging))
+            read, requests, retries = _fetch(laaffic, context, window, Path(staging))
             sink = read.sink
             assert isinstance(sink, NdjsonStagingFile)
             sink.close()
@@ -89,6 +89,8 @@ def build_raw_call_records(partitions_def: DailyPartitionsDefinition, retry_poli
                     )
             except PartitionShrinkError as error:
                 raise Failure(str(error), allow_retries=False) from None
+            except WarehouseLockedError as error:
+                raise Failure(str(error)) from None  # the RetryPolicy fetches and tries again later
 
         summary = read.summary
         return MaterializeResult(
@@ -99,6 +101,8 @@ def build_raw_call_records(partitions_def: DailyPartitionsDefinition, retry_poli
                 "records_received": summary.records_received,
                 "duplicates_dropped": summary.records_received - landed.rows_after,
                 "reads": read.reads,
+                "requests_sent": requests,
+                "request_retries": retries,
                 "read_problems": MetadataValue.json(read.history),
                 "rows_replaced": landed.rows_before,
                 "dagster/row_count": landed.rows_after,
@@ -110,8 +114,11 @@ def build_raw_call_records(partitions_def: DailyPartitionsDefinition, retry_poli
 
 def _fetch(
     laaffic: LaafficApiResource, context: AssetExecutionContext, window: QueryWindow, staging: Path
-) -> StableRead:
-    """Read the window until stable, staging each read on disk (an earlier read is discarded)."""
+) -> tuple[StableRead, int, int]:
+    """Read the window until stable, staging each read on disk (an earlier read is discarded).
+
+    Returns the read with the requests sent and retried to get it.
+    """
     files: list[NdjsonStagingFile] = []
 
     def new_sink(read: int) -> NdjsonStagingFile:
@@ -120,9 +127,12 @@ def _fetch(
         files.append(NdjsonStagingFile(staging / f"read-{read}.ndjson"))
         return files[-1]
 
-    async def run() -> StableRead:
+    async def run() -> tuple[StableRead, int, int]:
         async with laaffic.client(context.log) as client:
-            return await read_stable_window(client, window, new_sink, max_reads=laaffic.max_reads)
+            read = await read_stable_window(
+                client, window, new_sink, max_reads=laaffic.max_reads, log=context.log
+            )
+            return read, client.requests_sent, client.retries
 
     try:
         return asyncio.run(run())

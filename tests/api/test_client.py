@@ -1,12 +1,20 @@
 import asyncio
+import email.utils
 import json
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import httpx
 import pytest
 
 from laaffic_pipeline.api import errors
-from laaffic_pipeline.api.client import LaafficClient, MemorySink, QueryFilters, RetrySettings, build_body
+from laaffic_pipeline.api.client import (
+    LaafficClient,
+    MemorySink,
+    QueryFilters,
+    RetrySettings,
+    _retry_after,
+    build_body,
+)
 from laaffic_pipeline.api.signing import Credentials, compute_sign
 from laaffic_pipeline.api.window import day_window
 from tests.api.fake_api import FakeApi, make_records, status
@@ -95,10 +103,38 @@ def test_non_retryable_status_fails_at_once():
     assert len(api.requests) == 1
 
 
-def test_non_json_body_is_an_error_with_the_excerpt():
-    api = FakeApi([], script={1: lambda r, b: httpx.Response(200, text="<html>gateway says hi</html>")})
-    with pytest.raises(errors.LaafficResponseError, match="not JSON.*gateway says hi"):
+def test_a_non_json_body_is_a_gateway_fault_retried_then_reported_with_the_excerpt():
+    gateway = lambda r, b: httpx.Response(200, text="<html>gateway says hi</html>")  # noqa: E731
+    assert len(run(fetch_page(FakeApi(make_records(2), script={1: gateway}))).records) == 2
+
+    api = FakeApi([], script={n: gateway for n in range(1, 10)})
+    with pytest.raises(errors.NonJsonResponseError, match="not JSON.*gateway says hi"):
         run(fetch_page(api))
+    assert len(api.requests) == FAST_RETRY.attempts
+
+
+def test_json_in_the_wrong_shape_fails_the_page_at_once_with_the_excerpt():
+    api = FakeApi([], script={1: lambda r, b: httpx.Response(200, json={"status": "0", "rows": []})})
+    with pytest.raises(errors.LaafficResponseError, match="'data' is missing.*rows") as caught:
+        run(fetch_page(api))
+    assert not caught.value.retryable
+    assert len(api.requests) == 1
+
+
+def test_a_body_echoing_the_request_headers_is_quoted_without_the_sign():
+    echo = lambda r, b: httpx.Response(400, text=f"bad request, headers were {dict(r.headers)}")  # noqa: E731
+    api = FakeApi([], script={1: echo})
+    with pytest.raises(errors.LaafficHttpError, match="HTTP 400") as caught:
+        run(fetch_page(api, clock=lambda: 1630468800))
+    assert compute_sign("bDqJFiq9", SECRET, "1630468800") not in str(caught.value)
+    assert "<redacted>" in str(caught.value)
+
+
+def test_retry_after_is_honoured_in_seconds_or_as_a_date():
+    later = email.utils.format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
+    assert _retry_after(httpx.Headers({"Retry-After": "2"})) == 2.0
+    assert 25 < _retry_after(httpx.Headers({"Retry-After": later})) <= 30
+    assert _retry_after(httpx.Headers({"Retry-After": "soon"})) is None
 
 
 def test_http_error_is_reported_with_status_and_excerpt():
@@ -201,3 +237,15 @@ def test_expired_timestamp_is_retried_once_with_a_fresh_signature():
 
 def test_client_repr_hides_the_secret():
     assert SECRET not in repr(LaafficClient(CREDENTIALS))
+
+
+def test_each_retry_is_logged_with_attempt_error_and_wait_but_no_secret(caplog):
+    api = FakeApi(make_records(1), script={1: status("-18", "Port program unusual")})
+    retry = RetrySettings(attempts=3, initial_wait_s=0.01, max_wait_s=0.01, jitter_s=0)
+    with caplog.at_level("WARNING"):
+        run(fetch_page(api, retry=retry, clock=lambda: 1630468800))
+    (message,) = [record.getMessage() for record in caplog.records]
+    assert "page 1 attempt 1/3 failed (ServerUnusualError: Laaffic status -18" in message
+    assert "retrying in 0.01s" in message
+    assert SECRET not in message
+    assert compute_sign("bDqJFiq9", SECRET, "1630468800") not in message

@@ -1,0 +1,1 @@
+"""Reliability: faults, retries, lost and locked writes, secrets, bad input, concurrent backfills."""

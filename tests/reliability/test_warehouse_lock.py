@@ -1,0 +1,135 @@
+"""A warehouse file held open by another process: the write waits for it, then fails clearly.
+
+DuckDB lets one process at a time open a file for writing, and an analyst's read-only
+connection keeps writers out too. ``WarehouseResource`` waits with backoff, logging who holds
+the lock, and gives up after ``lock_timeout_s`` without touching the stored data.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import duckdb
+import pytest
+from dagster_duckdb import DuckDBResource
+
+from laaffic_pipeline.defs.resources import WarehouseLockedError, WarehouseResource
+from laaffic_pipeline.fault_drill import stored_partition
+from tests.defs.pipeline import make_pipeline
+from tests.defs.test_raw_pipeline import RAW_ONLY, landed, truth
+
+# An analyst's session: a read-only connection held until stdin closes.
+ANALYST = (
+    "import sys, duckdb; conn = duckdb.connect(sys.argv[1], read_only=True); "
+    "print('open', flush=True); sys.stdin.read(); conn.close()"
+)
+
+
+@contextmanager
+def analyst_holding(database: str) -> Iterator[subprocess.Popen]:
+    process = subprocess.Popen(
+        [sys.executable, "-c", ANALYST, database],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None and process.stdout.readline().strip() == "open"
+        yield process
+    finally:
+        close(process)
+
+
+def close(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        assert process.stdin is not None
+        process.stdin.close()
+        process.wait(timeout=30)
+
+
+def lock_warnings(pipeline, result) -> list[str]:
+    return [
+        entry.user_message
+        for entry in pipeline.instance.all_logs(result.run_id)
+        if "is locked by" in (entry.user_message or "")
+    ]
+
+
+def test_the_write_waits_for_an_analysts_connection_and_lands_once_it_closes(
+    monkeypatch, tmp_path, simulator
+):
+    pipeline = make_pipeline(monkeypatch, tmp_path, simulator, duckdb_lock_timeout_s=60)
+    day = pipeline.last_partition
+    assert pipeline.run(day, RAW_ONLY).success  # creates the file the analyst opens
+
+    with analyst_holding(pipeline.settings.duckdb_path) as analyst:
+        closer = threading.Timer(1.2, close, [analyst])
+        closer.start()
+        started = time.monotonic()
+        result = pipeline.run(day, RAW_ONLY)
+        waited = time.monotonic() - started
+        closer.join()
+
+    assert result.success, pipeline.failure_message(result)
+    assert waited >= 1.2
+    warnings = lock_warnings(pipeline, result)
+    assert warnings, "the wait for the lock was not logged"
+    assert f"(PID {analyst.pid})" in warnings[0]
+    assert "ask whoever runs that process to close their connection to this file" in warnings[0]
+    assert "Waiting" in warnings[0]
+    assert landed(pipeline, day) == truth(pipeline, simulator, day)
+
+
+def test_the_write_gives_up_after_the_lock_timeout_and_keeps_the_stored_day(monkeypatch, tmp_path, simulator):
+    pipeline = make_pipeline(monkeypatch, tmp_path, simulator, duckdb_lock_timeout_s=1.5)
+    day = pipeline.last_partition
+    assert pipeline.run(day, RAW_ONLY).success
+    before = stored_partition(pipeline.settings.duckdb_path, day)
+
+    with analyst_holding(pipeline.settings.duckdb_path) as analyst:
+        started = time.monotonic()
+        result = pipeline.run(day, RAW_ONLY)
+        waited = time.monotonic() - started
+
+    assert not result.success
+    assert 1.5 <= waited < 15
+    message = pipeline.failure_message(result)
+    assert "stayed locked by" in message and f"(PID {analyst.pid})" in message
+    assert "LAAFFIC_DUCKDB_LOCK_TIMEOUT_S" in message
+    assert "nothing was written" in message
+    assert len(lock_warnings(pipeline, result)) >= 2  # each wait is logged
+    assert stored_partition(pipeline.settings.duckdb_path, day) == before
+
+
+def test_the_resource_is_a_duckdb_resource_that_keeps_the_connection_config(tmp_path):
+    warehouse = WarehouseResource(
+        database=str(tmp_path / "w.duckdb"),
+        connection_config={"storage_compatibility_version": "v1.0.0"},
+        lock_timeout_s=0,
+    )
+    assert isinstance(warehouse, DuckDBResource)
+    with warehouse.get_connection() as conn:
+        (version,) = conn.execute("SELECT current_setting('storage_compatibility_version')").fetchone()
+    assert version == "v1.0.0"
+
+    with (
+        analyst_holding(warehouse.database),
+        pytest.raises(WarehouseLockedError, match="stayed locked"),
+        warehouse.get_connection(),
+    ):
+        pass
+
+
+def test_other_connection_errors_are_not_waited_on(tmp_path):
+    not_a_database = tmp_path / "notes.txt"
+    not_a_database.write_text("not a DuckDB file")
+    warehouse = WarehouseResource(database=str(not_a_database), lock_timeout_s=60)
+    started = time.monotonic()
+    with pytest.raises(duckdb.Error), warehouse.get_connection():
+        pass
+    assert time.monotonic() - started < 5
