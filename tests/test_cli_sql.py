@@ -1,0 +1,37 @@
+"""``laaffic-pipeline sql``: a query in, a table/CSV/JSON out, exit 1 with the reason on failure."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import duckdb
+import pytest
+
+from laaffic_pipeline.cli import main
+
+
+@pytest.fixture
+def warehouse(tmp_path, monkeypatch):
+    path = tmp_path / "laaffic.duckdb"
+    with duckdb.connect(str(path), config={"storage_compatibility_version": "v1.0.0"}) as conn:
+        conn.execute("CREATE SCHEMA marts; CREATE TABLE marts.t AS SELECT 'USD' AS currency, 3 AS calls")
+    monkeypatch.setenv("LAAFFIC_DUCKDB_PATH", str(path))
+    return path
+
+
+def test_prints_a_table_by_default(warehouse, capsys):
+    assert main(["sql", "SELECT currency, calls FROM marts.t"]) == 0
+    assert capsys.readouterr().out == "currency | calls\n---------+------\nUSD      |     3\n(1 row)\n"
+
+
+def test_reads_the_query_from_stdin_and_prints_json(warehouse, capsys, monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.StringIO("SELECT calls FROM marts.t"))
+    assert main(["sql", "-", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == [{"calls": 3}]
+
+
+def test_a_failure_exits_1_with_the_reason(tmp_path, capsys):
+    assert main(["sql", "SELECT 1", "--database", str(tmp_path / "missing.duckdb")]) == 1
+    assert "no warehouse at" in capsys.readouterr().err
+    assert not (tmp_path / "missing.duckdb").exists()
