@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 UV_VERSION := 0.13.8
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 
-.PHONY: demo test lint format dev simulate bench lock clean
+.PHONY: demo test lint format dev simulate bench faults lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,16 +19,16 @@ demo: $(STAMP)  ## Simulator -> last 7 days through Dagster -> DuckDB in data/; 
 	$(BIN)/laaffic-pipeline demo
 
 test: $(STAMP)  ## Lint, then the whole test suite (starts its own simulators on 127.0.0.1).
-	$(BIN)/ruff check laaffic_pipeline tests benchmarks
-	$(BIN)/ruff format --check laaffic_pipeline tests benchmarks
+	$(BIN)/ruff check laaffic_pipeline tests benchmarks scripts
+	$(BIN)/ruff format --check laaffic_pipeline tests benchmarks scripts
 	$(BIN)/pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check laaffic_pipeline tests benchmarks
+	$(BIN)/ruff check laaffic_pipeline tests benchmarks scripts
 
 format: $(STAMP)
-	$(BIN)/ruff check --fix laaffic_pipeline tests benchmarks
-	$(BIN)/ruff format laaffic_pipeline tests benchmarks
+	$(BIN)/ruff check --fix laaffic_pipeline tests benchmarks scripts
+	$(BIN)/ruff format laaffic_pipeline tests benchmarks scripts
 
 dev: $(STAMP)  ## Simulator + Dagster UI (webserver and daemon) with history kept in .dagster_home/.
 	$(BIN)/laaffic-pipeline dev
@@ -38,6 +38,9 @@ simulate: $(STAMP)  ## Just the simulator, on port 8765.
 
 bench: $(STAMP)  ## Every benchmark; each prints a table and a JSON line.
 	for script in benchmarks/bench_*.py; do $(BIN)/python $$script || exit 1; done
+
+faults: $(STAMP)  ## Each simulator fault alone and combined through Dagster: a table and a JSON line.
+	$(BIN)/python scripts/fault_summary.py
 
 lock:  ## Re-resolve requirements.lock from pyproject.toml (needs uv).
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock

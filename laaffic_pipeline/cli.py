@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from laaffic_pipeline.local_stack import run_dev
 from laaffic_pipeline.simulator import FaultConfig, LaafficSimulator
+from laaffic_pipeline.warehouse.query import FORMATS
 
 
 def add_simulate_command(commands: argparse._SubParsersAction) -> None:
@@ -99,6 +100,66 @@ def add_dev_command(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=lambda args: run_dev(args.ui_port, args.simulator_port, args.records_per_day))
 
 
+def add_report_command(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "report",
+        help="write the HTML report (daily cost per currency and ASR) beside the warehouse",
+        description="Render data/report.html (or beside $LAAFFIC_DUCKDB_PATH) from the marts; "
+        "opens the warehouse read-only for a moment.",
+    )
+    parser.add_argument("--days", type=int, default=31, help="days shown, up to the latest day with marts")
+    parser.add_argument("--output", help="where to write it (default: report.html beside the warehouse)")
+    parser.set_defaults(run=lambda args: _report(args.days, args.output))
+
+
+def _report(days: int, output: str | None) -> int:
+    from pathlib import Path
+
+    from laaffic_pipeline.report import write_report
+    from laaffic_pipeline.settings import PipelineSettings
+
+    try:
+        path = write_report(PipelineSettings.from_env().duckdb_path, Path(output) if output else None, days)
+    except FileNotFoundError as error:
+        print(error, file=sys.stderr)
+        return 1
+    print(path.resolve())
+    return 0
+
+
+def add_sql_command(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "sql",
+        help="run a query on the warehouse read-only and print the result",
+        description="Open the warehouse read-only (never creating it), run QUERY, close the "
+        "connection, then print the rows: the pipeline is kept waiting only while the query runs.",
+    )
+    parser.add_argument("query", help="the SQL to run; '-' reads it from standard input")
+    parser.add_argument("--format", choices=FORMATS, default="table")
+    parser.add_argument(
+        "--database", help="warehouse file (default: $LAAFFIC_DUCKDB_PATH or data/laaffic.duckdb)"
+    )
+    parser.add_argument(
+        "--wait", type=float, default=10.0, help="seconds to wait while the pipeline is writing (default 10)"
+    )
+    parser.set_defaults(run=run_sql_command)
+
+
+def run_sql_command(args: argparse.Namespace) -> int:
+    from laaffic_pipeline.settings import PipelineSettings
+    from laaffic_pipeline.warehouse.query import WarehouseQueryError, query_read_only
+
+    query = sys.stdin.read() if args.query == "-" else args.query
+    database = args.database or PipelineSettings.from_env().duckdb_path
+    try:
+        result = query_read_only(database, query, wait_s=args.wait)
+    except WarehouseQueryError as error:
+        print(f"laaffic-pipeline sql: {error}", file=sys.stderr)
+        return 1
+    sys.stdout.write(result.render(args.format))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="laaffic-pipeline", description="Laaffic call records into a DuckDB warehouse."
@@ -107,6 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_simulate_command(commands)
     add_demo_command(commands)
     add_dev_command(commands)
+    add_report_command(commands)
+    add_sql_command(commands)
     return parser
 
 

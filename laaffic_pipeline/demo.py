@@ -1,4 +1,4 @@
-"""``laaffic-pipeline demo``: the last N days through Dagster against the simulator, then a summary."""
+"""``laaffic-pipeline demo``: the last N days through Dagster against the simulator, a summary, a report."""
 
 from __future__ import annotations
 
@@ -15,8 +15,10 @@ from laaffic_pipeline.definitions import build_definitions
 from laaffic_pipeline.defs.jobs import DAILY_JOB_NAME
 from laaffic_pipeline.defs.partitions import partition_window
 from laaffic_pipeline.local_stack import prepare_dagster_home, simulator_environment
+from laaffic_pipeline.report import write_report
 from laaffic_pipeline.settings import PipelineSettings
 from laaffic_pipeline.simulator import LaafficSimulator
+from laaffic_pipeline.warehouse.exports import exports_dir
 
 # Dagster's console logger prints every event at DEBUG; the demo prints its own summary instead.
 QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -54,6 +56,9 @@ def run_demo(days: int = 7, records_per_day: int = 500, out: TextIO = sys.stdout
                 if status != "ok":
                     failed.append(key)
         mismatched = print_summary(settings, simulator, partitions_def, keys, out)
+    report = write_report(settings.duckdb_path, days=days)
+    print(f"\nReport (cost per currency and ASR per day): {report.resolve()}", file=out)
+    print(f"Parquet exports of the marts: {exports_dir(settings.duckdb_path).resolve()}", file=out)
     if failed or mismatched:
         print(
             f"Demo FAILED: runs failed {failed or 'none'}; "

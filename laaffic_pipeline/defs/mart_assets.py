@@ -17,6 +17,7 @@ from dagster_duckdb import DuckDBResource
 
 from laaffic_pipeline.defs.column_docs import CALL_FACTS_SCHEMA, DAILY_COSTS_SCHEMA
 from laaffic_pipeline.defs.raw_assets import RAW_CALL_RECORDS_KEY
+from laaffic_pipeline.warehouse.exports import export_partition, exports_dir
 from laaffic_pipeline.warehouse.marts import rebuild_call_facts, rebuild_daily_costs
 from laaffic_pipeline.warehouse.tables import (
     MARTS_CALL_FACTS,
@@ -54,14 +55,24 @@ def build_mart_assets(partitions_def: DailyPartitionsDefinition) -> list[Any]:
             "One row per call, typed and cleaned from the raw JSON (`marts.call_facts`): exact "
             "DECIMAL money, TIMESTAMPTZ times, country/region, answer and timing measures, billing "
             "reconciliation against the bill-period rule, and `quality_flags` naming every value "
-            "that could not be parsed. A voice id returned by two adjacent days stays in the earlier."
+            "that could not be parsed. A voice id returned by two adjacent days stays in the earlier. "
+            "Each rebuilt day is also written to `exports/call_facts/call_date=<day>.parquet` beside "
+            "the warehouse file."
         ),
         metadata={"dagster/table_name": MARTS_CALL_FACTS, "dagster/column_schema": CALL_FACTS_SCHEMA},
     )
     def call_facts(context: AssetExecutionContext, duckdb: DuckDBResource) -> MaterializeResult:
+        day = date.fromisoformat(context.partition_key)
         with duckdb.get_connection() as conn:
-            figures = rebuild_call_facts(conn, date.fromisoformat(context.partition_key))
-        return MaterializeResult(metadata={"dagster/row_count": figures.pop("rows"), **figures})
+            figures = rebuild_call_facts(conn, day)
+            export = export_partition(conn, MARTS_CALL_FACTS, day, exports_dir(duckdb.database))
+        return MaterializeResult(
+            metadata={
+                "dagster/row_count": figures.pop("rows"),
+                **figures,
+                "export_path": MetadataValue.path(str(export.resolve())),
+            }
+        )
 
     @asset(
         key=DAILY_COSTS_KEY,
@@ -73,17 +84,22 @@ def build_mart_assets(partitions_def: DailyPartitionsDefinition) -> list[Any]:
         description=(
             "Calls, ASR, seconds, ACD, post-dial delay and cost (Laaffic's and expected) per day, "
             "group, phone, country and currency (`marts.daily_costs`); money is never summed across "
-            f"currencies. `{MARTS_DAILY_COSTS_BY_CURRENCY}` rolls it up per day and currency."
+            f"currencies. `{MARTS_DAILY_COSTS_BY_CURRENCY}` rolls it up per day and currency. Each "
+            "rebuilt day is also written to `exports/daily_costs/call_date=<day>.parquet` beside the "
+            "warehouse file."
         ),
         metadata={"dagster/table_name": MARTS_DAILY_COSTS, "dagster/column_schema": DAILY_COSTS_SCHEMA},
     )
     def daily_costs(context: AssetExecutionContext, duckdb: DuckDBResource) -> MaterializeResult:
+        day = date.fromisoformat(context.partition_key)
         with duckdb.get_connection() as conn:
-            built = rebuild_daily_costs(conn, date.fromisoformat(context.partition_key))
+            built = rebuild_daily_costs(conn, day)
+            export = export_partition(conn, MARTS_DAILY_COSTS, day, exports_dir(duckdb.database))
         return MaterializeResult(
             metadata={
                 "dagster/row_count": built.rows,
                 "by_currency": MetadataValue.md(markdown_table(built.by_currency)),
+                "export_path": MetadataValue.path(str(export.resolve())),
             }
         )
 

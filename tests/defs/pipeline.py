@@ -51,6 +51,13 @@ class Pipeline:
         assert key is not None
         return key
 
+    def build_last_days(self, days: int) -> list[str]:
+        """Run the daily job for each of the last ``days`` partitions, oldest first; their keys."""
+        keys = self.defs.resolve_job_def(DAILY_JOB_NAME).partitions_def.get_partition_keys()[-days:]
+        for key in keys:
+            assert self.run(key).success, key
+        return keys
+
 
 def make_pipeline(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, simulator: LaafficSimulator, **overrides
@@ -60,8 +67,6 @@ def make_pipeline(
     settings = replace(
         PipelineSettings.from_env({}),
         base_url=simulator.base_url,
-        duckdb_path=str(tmp_path / "warehouse" / "laaffic.duckdb"),
-        step_retries=0,
-        **overrides,
+        **{"duckdb_path": str(tmp_path / "warehouse" / "laaffic.duckdb"), "step_retries": 0, **overrides},
     )
     return Pipeline(settings, build_definitions(settings), DagsterInstance.ephemeral())

@@ -52,3 +52,45 @@ def test_malformed_records_are_kept_flagged_and_reported(monkeypatch, tmp_path, 
     assert {"missing_voice_id", "invalid_cost", "call_duration_as_string", "invalid_bill_period"} <= set(
         flagged
     )
+
+
+def test_each_materialization_exports_its_day_and_summarizes_it_per_currency(
+    monkeypatch, tmp_path, make_simulator
+):
+    pipeline = make_pipeline(monkeypatch, tmp_path, make_simulator(records_per_day=300))
+    day = pipeline.last_partition
+    exports = tmp_path / "warehouse" / "exports"
+
+    first = pipeline.run(day)
+    inodes = {path: path.stat().st_ino for path in exports.glob("*/*.parquet")}
+    second = pipeline.run(day)
+
+    assert first.success and second.success
+    facts, costs = (
+        second.asset_materializations_for_node(node)[0]
+        for node in ("marts__call_facts", "marts__daily_costs")
+    )
+    for table, materialization in (("call_facts", facts), ("daily_costs", costs)):
+        path = exports / table / f"call_date={day}.parquet"
+        assert materialization.metadata["export_path"].value == str(path)
+        assert path.stat().st_ino != inodes[path]  # replaced by the second run
+        assert sorted(path.parent.iterdir()) == [path]  # no temporary file left
+        assert pipeline.query(f"SELECT * FROM read_parquet('{path}') ORDER BY ALL") == pipeline.query(
+            f"SELECT * FROM marts.{table} WHERE call_date = ? ORDER BY ALL", [day]
+        )
+
+    # The day's per-currency cost and ASR, as the dashboard view computes them.
+    summary = costs.metadata["by_currency"].value.splitlines()
+    assert summary[0] == (
+        "| currency | calls | answered_calls | asr | acd_s | total_cost | expected_cost | cost_difference |"
+    )
+    view = pipeline.query(
+        "SELECT currency, calls, answered_calls, asr, total_cost FROM marts.daily_costs_by_currency "
+        "WHERE call_date = ? ORDER BY currency",
+        [day],
+    )
+    assert [row[0] for row in view] == ["EUR", "USD"]
+    assert len(summary) == 2 + len(view)
+    for line, (currency, calls, answered, asr, cost) in zip(summary[2:], view, strict=True):
+        assert line.startswith(f"| {currency} | {calls} | {answered} | {asr:.4f} | ")
+        assert f" | {cost} | " in line

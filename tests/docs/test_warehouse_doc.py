@@ -1,0 +1,207 @@
+"""``docs/warehouse.md`` against a warehouse the real daily job built from the simulator.
+
+Every ```sql block of the page runs as written (from the repository root, as an analyst would) and
+returns rows; a few examples are checked for what they claim. Every relation and column of the live
+warehouse is documented with its type, and the quality flags listed are those the SQL can produce.
+"""
+
+import re
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from laaffic_pipeline.defs import column_docs
+from laaffic_pipeline.simulator import FaultConfig, LaafficSimulator
+from laaffic_pipeline.warehouse import tables
+from laaffic_pipeline.warehouse.sql import load_sql
+from tests.conftest import TEST_API_KEY, TEST_API_SECRET
+from tests.defs.pipeline import make_pipeline
+
+DOC = (Path(__file__).parents[2] / "docs" / "warehouse.md").read_text(encoding="utf-8")
+SQL_BLOCK = re.compile(r"^```sql\n(.*?)^```$", re.MULTILINE | re.DOTALL)
+DAYS = 3
+COLUMN_DOCS = {
+    tables.RAW_CALL_RECORDS: column_docs.RAW_CALL_RECORDS_SCHEMA,
+    tables.RAW_CALL_RECORD_PAGES: column_docs.RAW_CALL_RECORD_PAGES_SCHEMA,
+    tables.MARTS_CALL_FACTS: column_docs.CALL_FACTS_SCHEMA,
+    tables.MARTS_DAILY_COSTS: column_docs.DAILY_COSTS_SCHEMA,
+}
+
+
+def section(heading: str, text: str = DOC) -> str:
+    """The body under the Markdown heading ``heading`` (e.g. ``"## Example queries"``)."""
+    level = heading.split()[0]
+    start = text.index(f"\n{heading}\n") + len(heading) + 2
+    following = re.search(rf"^#{{1,{len(level)}}} ", text[start:], re.MULTILINE)
+    return text[start : start + following.start()] if following else text[start:]
+
+
+def examples() -> dict[str, str]:
+    """Heading -> SQL of each example query."""
+    body = section("## Example queries")
+    found = {}
+    for match in re.finditer(r"^### (.+)$", body, re.MULTILINE):
+        (sql,) = SQL_BLOCK.findall(section(f"### {match.group(1)}", body))
+        found[match.group(1)] = sql
+    return found
+
+
+EXAMPLES = examples()
+
+
+def example(number: int) -> str:
+    (sql,) = [sql for title, sql in EXAMPLES.items() if title.startswith(f"{number}. ")]
+    return sql
+
+
+@pytest.fixture(scope="module")
+def repository(tmp_path_factory) -> Path:
+    """A folder laid out like the repository: the job built the last days into data/laaffic.duckdb.
+
+    A few records are malformed, as real ones may be, so the data-quality examples have rows.
+    """
+    root = tmp_path_factory.mktemp("repository")
+    faults = FaultConfig(malformed_rate=0.03, fault_seed=11)
+    with (
+        LaafficSimulator(TEST_API_KEY, TEST_API_SECRET, records_per_day=300, faults=faults) as simulator,
+        pytest.MonkeyPatch.context() as monkeypatch,
+    ):
+        pipeline = make_pipeline(
+            monkeypatch, root, simulator, duckdb_path=str(root / "data" / "laaffic.duckdb")
+        )
+        pipeline.build_last_days(DAYS)
+    return root
+
+
+@pytest.fixture
+def conn(repository, monkeypatch):
+    monkeypatch.chdir(repository)  # the page's paths (data/...) are relative to the repository root
+    with duckdb.connect("data/laaffic.duckdb", read_only=True) as connection:
+        yield connection
+
+
+def rows(conn: duckdb.DuckDBPyConnection, sql: str) -> list[dict]:
+    cursor = conn.execute(sql)
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def test_the_page_has_ten_example_queries():
+    assert len(EXAMPLES) == 10
+    assert list(EXAMPLES) == [title for title in EXAMPLES if re.match(r"\d+\. ", title)]
+
+
+@pytest.mark.parametrize("sql", SQL_BLOCK.findall(DOC), ids=lambda sql: " ".join(sql.split())[:60])
+def test_every_sql_block_runs_and_returns_rows(conn, sql):
+    assert rows(conn, sql)
+
+
+def test_1_gives_each_built_day_and_currency_a_row(conn):
+    found = rows(conn, example(1))
+    days = {row["call_date"] for row in found}
+    assert len(days) == DAYS
+    assert {(row["call_date"], row["currency"]) for row in found} == {
+        (day, currency) for day in days for currency in ("EUR", "USD")
+    }
+
+
+def test_2_the_view_totals_equal_the_sums_over_the_calls(conn):
+    found = rows(conn, example(2))
+    assert {row["currency"] for row in found} == {"EUR", "USD"}
+    assert all(row["agrees"] for row in found), found
+    assert (
+        sum(row["calls"] for row in found)
+        == conn.execute("SELECT count(*) FROM marts.call_facts").fetchone()[0]
+    )
+
+
+def test_3_lists_at_most_five_destinations_per_currency_by_spend(conn):
+    found = rows(conn, example(3))
+    for currency in ("EUR", "USD"):
+        costs = [row["total_cost"] for row in found if row["currency"] == currency]
+        assert 0 < len(costs) <= 5
+        assert costs == sorted(costs, reverse=True)
+
+
+def test_4_and_9_ratios_are_ratios(conn):
+    assert all(0 <= row["asr"] <= 1 for row in rows(conn, example(4)) + rows(conn, example(9)))
+
+
+def test_6_the_bill_period_rule_never_charges_less_than_the_call(conn):
+    found = rows(conn, example(6))
+    assert {row["bill_period"] for row in found} == {"1+1", "6+6", "20+20", "30+6", "60+60"}
+    assert all(row["seconds_added"] >= 0 for row in found)
+    assert {row["seconds_added"] for row in found if row["bill_period"] == "1+1"} == {0}
+
+
+def test_8_counts_every_flag_of_every_call(conn):
+    (flags,) = conn.execute("SELECT sum(len(quality_flags)) FROM marts.call_facts").fetchone()
+    assert sum(row["calls"] for row in rows(conn, example(8))) == flags > 0
+
+
+def test_10_the_parquet_exports_hold_what_the_view_shows(conn):
+    assert [tuple(row.values()) for row in rows(conn, example(10))] == conn.execute(
+        "SELECT call_date, currency, calls, total_cost FROM marts.daily_costs_by_currency ORDER BY ALL"
+    ).fetchall()
+
+
+def documented_columns(relation: str) -> list[tuple[str, str, str]]:
+    """(name, type, meaning) of each row of the column table under ``### `relation` ``."""
+    found = []
+    for line in section(f"### `{relation}`").splitlines():
+        cells = re.match(r"^\| `(\w+)` \| ([^|]+) \| (.*) \|$", line)
+        if cells:
+            meaning = cells.group(3).replace("\\|", "|").replace("`", "")
+            found.append((cells.group(1), cells.group(2).strip(), meaning))
+    return found
+
+
+def test_every_relation_of_the_warehouse_is_documented(conn):
+    live = {
+        f"{schema}.{name}"
+        for schema, name in conn.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables "
+            "WHERE table_schema IN ('raw', 'marts')"
+        ).fetchall()
+    }
+    named = {value for name, value in vars(tables).items() if name.isupper()}
+    assert live == named
+    overview = section("## Tables")
+    for relation in live:
+        assert f"| `{relation}` |" in overview
+        assert documented_columns(relation)
+
+
+@pytest.mark.parametrize(
+    "relation",
+    [
+        tables.RAW_CALL_RECORDS,
+        tables.RAW_CALL_RECORD_PAGES,
+        tables.MARTS_CALL_FACTS,
+        tables.MARTS_DAILY_COSTS,
+        tables.MARTS_DAILY_COSTS_BY_CURRENCY,
+    ],
+)
+def test_every_column_is_documented_with_its_type(conn, relation):
+    live = [
+        (name, kind.replace("TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ"))
+        for name, kind, *_ in conn.execute(f"DESCRIBE {relation}").fetchall()
+    ]
+    documented = documented_columns(relation)
+    assert [(name, kind) for name, kind, _ in documented] == live
+    assert all(meaning for _, _, meaning in documented)
+    if relation in COLUMN_DOCS:  # the same words as the Dagster UI shows
+        assert [meaning for _, _, meaning in documented] == [
+            column.description for column in COLUMN_DOCS[relation].columns
+        ]
+
+
+def test_the_quality_flags_listed_are_those_the_sql_can_produce():
+    sql = load_sql("insert_call_facts")
+    literal = set(re.findall(r"'((?:missing|invalid)_\w+|\w+_as_string)'", sql))
+    by_problem = {
+        f"{kind}_{field}" for field in re.findall(r"problem\('(\w+)'", sql) for kind in ("missing", "invalid")
+    }
+    listed = set(re.findall(r"`((?:missing|invalid)_\w+|\w+_as_string)`", section("### Quality flags")))
+    assert listed == literal | by_problem

@@ -1,0 +1,123 @@
+import re
+import xml.etree.ElementTree as ET
+from datetime import date
+from decimal import Decimal
+
+import duckdb
+import pytest
+
+from laaffic_pipeline.cli import main
+from laaffic_pipeline.report import ALL_CALLS, DayCurrency, render_report, report_path, write_report
+from laaffic_pipeline.simulator import LaafficSimulator
+from tests.conftest import TEST_API_KEY, TEST_API_SECRET
+from tests.defs.pipeline import make_pipeline
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """A warehouse the real daily job built from the simulator: the last three days."""
+    tmp_path = tmp_path_factory.mktemp("report")
+    with (
+        LaafficSimulator(TEST_API_KEY, TEST_API_SECRET, records_per_day=200) as simulator,
+        pytest.MonkeyPatch.context() as monkeypatch,
+    ):
+        pipeline = make_pipeline(monkeypatch, tmp_path, simulator)
+        days = pipeline.build_last_days(3)
+    return pipeline, days
+
+
+def parse(page: str) -> ET.Element:
+    """The page as XML: it is written well-formed, so any HTML parser reads it the same way."""
+    assert page.startswith("<!DOCTYPE html>\n")
+    return ET.fromstring(page.removeprefix("<!DOCTYPE html>\n"))
+
+
+def series(svg: ET.Element) -> dict[str, list[str]]:
+    """Each series' name and the tooltips of its points."""
+    return {
+        group.get("data-series"): [circle.findtext("title") for circle in group.iter("circle")]
+        for group in svg.iter("g")
+        if group.get("class") == "series"
+    }
+
+
+def test_the_report_charts_cost_per_currency_and_asr_per_day(built):
+    pipeline, days = built
+    path = write_report(pipeline.settings.duckdb_path)
+
+    assert path == report_path(pipeline.settings.duckdb_path)
+    assert path.name == "report.html" and path.parent.name == "warehouse"
+    page = path.read_text(encoding="utf-8")
+    cost_chart, asr_chart = parse(page).iter("svg")
+    view = pipeline.query(
+        "SELECT call_date, currency, total_cost, asr FROM marts.daily_costs_by_currency ORDER BY ALL"
+    )
+    assert {currency for _, currency, _, _ in view} == {"EUR", "USD"}
+    assert series(cost_chart) == {
+        currency: [f"{day} {currency}: {cost:,.2f}" for day, cur, cost, _ in view if cur == currency]
+        for currency in ("EUR", "USD")
+    }
+    asr_series = series(asr_chart)
+    assert set(asr_series) == {"EUR", "USD", ALL_CALLS}
+    assert [tip.split()[0] for tip in asr_series[ALL_CALLS]] == days
+    for day in days:
+        assert f">{day}</text>" in page  # on the x axis
+        assert f"<td>{day}</td>" in page
+    for _, _, cost, _ in view:
+        assert f"<td>{cost}</td>" in page  # the exact decimal, in the table
+
+
+def test_the_report_is_self_contained(built):
+    pipeline, _ = built
+    page = write_report(pipeline.settings.duckdb_path).read_text(encoding="utf-8")
+
+    assert "<svg" in page
+    assert not re.search(r"https?:|<script|<link|<img|<iframe|src=|@import", page)
+    assert [p.name for p in report_path(pipeline.settings.duckdb_path).parent.glob(".*")] == []
+
+
+def test_a_missing_day_breaks_the_line_instead_of_bridging_it():
+    def row(day: int, currency: str) -> DayCurrency:
+        return DayCurrency(date(2026, 3, day), currency, 10, 5, 0.5, Decimal("1.5"), Decimal("1.5"))
+
+    page = render_report([row(1, "USD"), row(2, "EUR"), row(3, "USD")], source="w.duckdb")
+
+    cost_chart = next(parse(page).iter("svg"))
+    usd = next(g for g in cost_chart.iter("g") if g.get("data-series") == "USD")
+    assert len(list(usd.iter("polyline"))) == 2
+    assert len(list(usd.iter("circle"))) == 2
+
+
+def test_a_warehouse_without_marts_gets_a_page_saying_so(tmp_path):
+    database = tmp_path / "empty.duckdb"
+    duckdb.connect(str(database)).close()
+
+    page = write_report(database).read_text(encoding="utf-8")
+
+    assert "No marts in this warehouse yet" in page
+    assert "<svg" not in page
+    parse(page)
+
+
+def test_no_warehouse_file_is_an_error_that_says_what_to_do(tmp_path):
+    with pytest.raises(FileNotFoundError, match="run the pipeline first"):
+        write_report(tmp_path / "nothing.duckdb")
+
+
+def test_the_report_command_renders_the_configured_warehouse(built, monkeypatch, tmp_path, capsys):
+    pipeline, days = built
+    monkeypatch.setenv("LAAFFIC_DUCKDB_PATH", pipeline.settings.duckdb_path)
+    output = tmp_path / "two-days.html"
+
+    assert main(["report", "--days", "2", "--output", str(output)]) == 0
+
+    assert capsys.readouterr().out.strip() == str(output.resolve())
+    page = output.read_text(encoding="utf-8")
+    assert [day for day in days if f"<td>{day}</td>" in page] == days[-2:]
+
+
+def test_the_report_command_without_a_warehouse_says_what_to_do(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("LAAFFIC_DUCKDB_PATH", str(tmp_path / "none.duckdb"))
+
+    assert main(["report"]) == 1
+    assert "run the pipeline first" in capsys.readouterr().err
