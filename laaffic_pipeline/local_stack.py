@@ -56,22 +56,20 @@ def simulator_environment(
                     os.environ[name] = value
 
 
+def dagster_dev_command(port: int) -> list[str]:
+    """``dagster dev`` (webserver and daemon) on the repo's workspace, serving the UI on loopback."""
+    dagster = str(Path(sys.executable).with_name("dagster"))
+    return [dagster, "dev", "-w", "workspace.yaml", "--host", "127.0.0.1", "--port", str(port)]
+
+
 def run_dev(ui_port: int = 3000, simulator_port: int = 8765, records_per_day: int = 500) -> int:
     """The simulator plus ``dagster dev`` (webserver and daemon) until Ctrl-C."""
     home = prepare_dagster_home(Path(os.environ.get("DAGSTER_HOME", ".dagster_home")), Path.cwd())
     with simulator_environment(records_per_day=records_per_day, port=simulator_port) as simulator:
         print(f"Laaffic simulator on {simulator.base_url}; Dagster home {home}", flush=True)
-        command = [
-            str(Path(sys.executable).with_name("dagster")),
-            "dev",
-            "-w",
-            "workspace.yaml",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(ui_port),
-        ]
-        process = subprocess.Popen(command, env={**os.environ, "DAGSTER_HOME": str(home)})
+        process = subprocess.Popen(
+            dagster_dev_command(ui_port), env={**os.environ, "DAGSTER_HOME": str(home)}
+        )
         try:
             return process.wait()
         except KeyboardInterrupt:

@@ -21,13 +21,13 @@ from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from laaffic_pipeline.api.errors import LaafficError
-from laaffic_pipeline.api.stable_read import StableRead, UnstableWindowError, read_stable_window
+from laaffic_pipeline.api.stable_read import StableRead, UnstableWindowError
 from laaffic_pipeline.api.window import QueryWindow, WindowError
 from laaffic_pipeline.defs.column_docs import RAW_CALL_RECORDS_SCHEMA
 from laaffic_pipeline.defs.partitions import partition_window
 from laaffic_pipeline.defs.resources import LaafficApiResource, WarehouseLockedError
 from laaffic_pipeline.warehouse.landing import PartitionShrinkError, replace_raw_partition
-from laaffic_pipeline.warehouse.staging import NdjsonStagingFile
+from laaffic_pipeline.warehouse.staging import NdjsonStagingFile, stage_stable_window
 from laaffic_pipeline.warehouse.tables import RAW_CALL_RECORDS
 
 RAW_CALL_RECORDS_KEY = AssetKey(["raw", "call_records"])
@@ -74,7 +74,6 @@ def build_raw_call_records(partitions_def: DailyPartitionsDefinition, retry_poli
             read, requests, retries = _fetch(laaffic, context, window, Path(staging))
             sink = read.sink
             assert isinstance(sink, NdjsonStagingFile)
-            sink.close()
             # The warehouse is locked only from here: the whole day is fetched and verified first.
             try:
                 with duckdb.get_connection() as conn:
@@ -119,18 +118,11 @@ def _fetch(
 
     Returns the read with the requests sent and retried to get it.
     """
-    files: list[NdjsonStagingFile] = []
-
-    def new_sink(read: int) -> NdjsonStagingFile:
-        for old in files:
-            old.discard()
-        files.append(NdjsonStagingFile(staging / f"read-{read}.ndjson"))
-        return files[-1]
 
     async def run() -> tuple[StableRead, int, int]:
         async with laaffic.client(context.log) as client:
-            read = await read_stable_window(
-                client, window, new_sink, max_reads=laaffic.max_reads, log=context.log
+            read = await stage_stable_window(
+                client, window, staging, max_reads=laaffic.max_reads, log=context.log
             )
             return read, client.requests_sent, client.retries
 
@@ -140,6 +132,3 @@ def _fetch(
         raise  # transient by nature: the asset's RetryPolicy tries again later
     except LaafficError as error:
         raise Failure(str(error), allow_retries=error.retryable) from None
-    finally:
-        for file in files:
-            file.close()

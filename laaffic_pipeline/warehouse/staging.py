@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
+from laaffic_pipeline.api.client import LaafficClient
 from laaffic_pipeline.api.models import CallRecord
+from laaffic_pipeline.api.stable_read import StableRead, read_stable_window
+from laaffic_pipeline.api.window import QueryWindow
 
 
 class NdjsonStagingFile:
@@ -43,3 +47,30 @@ class NdjsonStagingFile:
     def discard(self) -> None:
         self.close()
         self.path.unlink(missing_ok=True)
+
+
+async def stage_stable_window(
+    client: LaafficClient,
+    window: QueryWindow,
+    folder: Path,
+    *,
+    max_reads: int = 5,
+    log: logging.Logger | Any = None,
+) -> StableRead:
+    """Read ``window`` until stable, one NDJSON file per read in ``folder`` (earlier reads deleted).
+
+    The returned read's ``sink`` is the closed staging file of the read to land.
+    """
+    files: list[NdjsonStagingFile] = []
+
+    def new_sink(read: int) -> NdjsonStagingFile:
+        for old in files:
+            old.discard()
+        files.append(NdjsonStagingFile(folder / f"read-{read}.ndjson"))
+        return files[-1]
+
+    try:
+        return await read_stable_window(client, window, new_sink, max_reads=max_reads, log=log)
+    finally:
+        for file in files:
+            file.close()

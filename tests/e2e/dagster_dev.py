@@ -6,7 +6,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
@@ -14,6 +13,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+
+from laaffic_pipeline.local_stack import dagster_dev_command
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -146,16 +147,7 @@ class DagsterDev:
         whole process group (webserver, daemon, code server, run workers) on exit."""
         if command is None:
             port = free_port()
-            command = [
-                str(Path(sys.executable).with_name("dagster")),
-                "dev",
-                "-w",
-                "workspace.yaml",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ]
+            command = dagster_dev_command(port)
         assert port is not None, "say which port the command serves the UI on"
         with log_path.open("wb") as log:
             process = subprocess.Popen(
