@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -27,6 +28,7 @@ class PipelineSettings:
     start_date: date = DEFAULT_START_DATE
     duckdb_path: str = "data/laaffic.duckdb"
     duckdb_storage_version: str = "v1.0.0"
+    duckdb_memory_limit: str = "1GB"  # DuckDB's own default is 80% of RAM: cap it so days stay bounded
     duckdb_lock_timeout_s: float = 300.0  # how long a write waits for another process's lock
     base_url: str = DEFAULT_BASE_URL
     page_size: int = MAX_PAGE_SIZE
@@ -79,6 +81,9 @@ class PipelineSettings:
             start_date=start_date,
             duckdb_path=text("LAAFFIC_DUCKDB_PATH", defaults.duckdb_path),
             duckdb_storage_version=text("LAAFFIC_DUCKDB_STORAGE_VERSION", defaults.duckdb_storage_version),
+            duckdb_memory_limit=_memory_size(
+                env, "LAAFFIC_DUCKDB_MEMORY_LIMIT", defaults.duckdb_memory_limit
+            ),
             duckdb_lock_timeout_s=_number(
                 env, "LAAFFIC_DUCKDB_LOCK_TIMEOUT_S", defaults.duckdb_lock_timeout_s, float, 0, 86_400
             ),
@@ -136,3 +141,12 @@ def _number(env: Mapping[str, str], name: str, default: N, kind: type[N], low: N
     if not low <= value <= high:
         raise SettingsError(f"{name}={raw} is out of range; accepted: {low} to {high}")
     return value
+
+
+def _memory_size(env: Mapping[str, str], name: str, default: str) -> str:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", raw, flags=re.IGNORECASE):
+        raise SettingsError(f"{name}={raw!r} is not a memory size; use e.g. 512MB, 1GB or 2GiB")
+    return raw

@@ -237,14 +237,15 @@ class LaafficClient:
         first = await self.fetch_page(window, 1, filters)
         logs = [self._record(sink, 1, first)]
 
-        async def numbered(number: int) -> tuple[int, CallRecordPage]:
-            return number, await self.fetch_page(window, number, filters)
+        async def fetch_and_stage(number: int) -> PageLog:
+            # Hand the page to the sink as soon as it arrives, so finished tasks hold only a
+            # small PageLog and a large day never sits in memory.
+            return self._record(sink, number, await self.fetch_page(window, number, filters))
 
-        remaining = [asyncio.create_task(numbered(n)) for n in range(2, first.pages + 1)]
+        remaining = [asyncio.create_task(fetch_and_stage(n)) for n in range(2, first.pages + 1)]
         try:
             for arrival in asyncio.as_completed(remaining):
-                number, page = await arrival
-                logs.append(self._record(sink, number, page))
+                logs.append(await arrival)
         finally:
             for task in remaining:
                 task.cancel()

@@ -174,7 +174,10 @@ def build_resources(settings: PipelineSettings) -> dict[str, Any]:
         "duckdb": WarehouseResource(
             database=settings.duckdb_path,
             # Readable by the DuckDB 1.x tools analysts install (duckdb 2.x defaults to v2 storage).
-            connection_config={"storage_compatibility_version": settings.duckdb_storage_version},
+            connection_config={
+                "storage_compatibility_version": settings.duckdb_storage_version,
+                "memory_limit": settings.duckdb_memory_limit,
+            },
             lock_timeout_s=settings.duckdb_lock_timeout_s,
         ),
     }

@@ -8,10 +8,21 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
+import orjson
+
 from laaffic_pipeline.api.client import LaafficClient
 from laaffic_pipeline.api.models import CallRecord
 from laaffic_pipeline.api.stable_read import StableRead, read_stable_window
 from laaffic_pipeline.api.window import QueryWindow
+
+
+def _json_line(value: dict[str, Any]) -> bytes:
+    """One UTF-8 JSON line. orjson is ~7x faster than ``json``, which stays as the fallback for
+    what orjson refuses (integers beyond 64 bits, which the API could send in a malformed record)."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_APPEND_NEWLINE)
+    except orjson.JSONEncodeError:
+        return (json.dumps(value, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
 
 
 class NdjsonStagingFile:
@@ -23,18 +34,13 @@ class NdjsonStagingFile:
     def __init__(self, path: Path):
         self.path = path
         self.records = 0
-        self._file: IO[str] | None = path.open("w", encoding="utf-8")
+        self._file: IO[bytes] | None = path.open("wb")
 
     def write_page(self, page: int, fetched_at: datetime, records: list[CallRecord]) -> None:
         assert self._file is not None, "staging file already closed"
         stamp = fetched_at.isoformat()
         self._file.writelines(
-            json.dumps(
-                {"page": page, "position": position, "fetched_at": stamp, "record": record},
-                ensure_ascii=False,
-                separators=(",", ":"),
-            )
-            + "\n"
+            _json_line({"page": page, "position": position, "fetched_at": stamp, "record": record})
             for position, record in enumerate(records)
         )
         self.records += len(records)

@@ -345,18 +345,6 @@ def test_a_voice_id_repeated_within_a_day_keeps_the_latest_fetched_copy(conn, tm
     assert (fact(conn, "dup")["cost"], fact(conn, "dup")["fetched_at"]) == (Decimal("0.1"), late)
 
 
-def test_the_mart_itself_keeps_one_copy_of_a_repeated_voice_id(conn, tmp_path):
-    """Landing already de-duplicates a day; a raw table holding copies anyway still gives one row."""
-    land(conn, tmp_path, DAY, [[call("dup", cost="0.1")]])
-    conn.execute(
-        "INSERT INTO raw.call_records SELECT partition_date, voice_id, "
-        'json_merge_patch(record, \'{"cost": "0.3"}\'), page, position + 1, fetched_at + INTERVAL 1 HOUR '
-        "FROM raw.call_records"
-    )
-    rebuild_call_facts(conn, DAY)
-    assert [(row["voice_id"], row["cost"]) for row in facts(conn)] == [("dup", Decimal("0.3"))]
-
-
 def test_records_without_voice_id_are_all_kept(conn, tmp_path):
     land(conn, tmp_path, DAY, [[call(MISSING, callee="1"), call(MISSING, callee="2"), call("", callee="3")]])
     rebuild_call_facts(conn, DAY)

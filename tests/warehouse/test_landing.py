@@ -108,3 +108,10 @@ def test_a_refetch_with_fewer_records_is_refused_unless_allowed(conn, tmp_path):
     assert [row[0] for row in stored(conn, DAY)] == ["a", "b", "c"]
     land(conn, tmp_path, DAY, [[{"voiceId": "a"}]], allow_fewer_rows=True)
     assert [row[0] for row in stored(conn, DAY)] == ["a"]
+
+
+def test_values_the_fast_encoder_refuses_are_still_staged_exactly(conn, tmp_path):
+    record = {"voiceId": "big", "callDuration": 2**70, "phoneName": "電話"}
+    land(conn, tmp_path, DAY, [[record]])
+    (stored_record,) = conn.execute("SELECT record FROM raw.call_records").fetchone()
+    assert stored_record == '{"voiceId":"big","callDuration":1180591620717411303424,"phoneName":"電話"}'

@@ -36,23 +36,17 @@ CREATE OR REPLACE TEMP MACRO cost_of(rate, seconds) AS
 
 INSERT INTO marts.call_facts
 WITH
-    latest_copies AS (
-        SELECT partition_date, voice_id, record, fetched_at
-        FROM raw.call_records
-        WHERE partition_date = $call_date
-        QUALIFY voice_id IS NULL
-            OR row_number() OVER (
-                PARTITION BY voice_id ORDER BY fetched_at DESC, page DESC, position DESC
-            ) = 1
-    ),
+    -- Raw already holds one row per voice id per day, the most recently fetched copy
+    -- (insert_raw_records.sql), so the day's rows are read as they are.
     day_records AS (
-        SELECT *
-        FROM latest_copies
-        WHERE NOT EXISTS (
+        SELECT partition_date, voice_id, record, fetched_at
+        FROM raw.call_records AS today
+        WHERE partition_date = $call_date
+          AND NOT EXISTS (
             SELECT 1
             FROM raw.call_records AS previous
             WHERE previous.partition_date = $call_date::DATE - 1
-              AND previous.voice_id = latest_copies.voice_id
+              AND previous.voice_id = today.voice_id
         )
     ),
     -- Each record's JSON is parsed once; every field as text, exactly what ->> would give.
