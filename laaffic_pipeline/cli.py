@@ -70,6 +70,13 @@ def run_simulate(args: argparse.Namespace) -> int:
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopping.set())
+    try:
+        simulator.start(args.host, args.port)
+    except OSError as error:
+        print(
+            f"laaffic-pipeline simulate: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr
+        )
+        return 1
     with simulator:
         print(f"Laaffic simulator listening on {simulator.base_url}", flush=True)
         stopping.wait()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -29,9 +30,9 @@ class _Url:
 def launch() -> Iterator:
     processes: list[subprocess.Popen] = []
 
-    def start(*flags: str) -> tuple[subprocess.Popen, str]:
+    def start(*flags: str, port: int = 0) -> tuple[subprocess.Popen, str]:
         env = {**os.environ, "LAAFFIC_API_SECRET": TEST_API_SECRET}
-        command = [sys.executable, "-m", "laaffic_pipeline.cli", "simulate", "--port", "0"]
+        command = [sys.executable, "-m", "laaffic_pipeline.cli", "simulate", "--port", str(port)]
         process = subprocess.Popen(
             [*command, "--api-key", TEST_API_KEY, *flags],
             env=env,
@@ -98,3 +99,12 @@ def test_bad_fault_values_are_usage_errors():
     )
     assert done.returncode == 2
     assert "http_5xx_rate" in done.stderr
+
+
+def test_simulate_listens_on_the_port_it_is_given(launch, api, recent_window):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    _, base_url = launch(port=port)
+    assert base_url == f"http://127.0.0.1:{port}/v3/voice"
+    assert api.page(_Url(base_url), recent_window, size=5)["status"] == "0"
