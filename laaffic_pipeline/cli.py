@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from laaffic_pipeline.local_stack import run_dev
 from laaffic_pipeline.simulator import FaultConfig, LaafficSimulator
-from laaffic_pipeline.warehouse.query import FORMATS
+from laaffic_pipeline.warehouse.query import FORMATS, WarehouseQueryError
 
 
 def add_simulate_command(commands: argparse._SubParsersAction) -> None:
@@ -127,7 +127,7 @@ def _report(days: int, output: str | None) -> int:
 
     try:
         path = write_report(PipelineSettings.from_env().duckdb_path, Path(output) if output else None, days)
-    except FileNotFoundError as error:
+    except WarehouseQueryError as error:
         print(error, file=sys.stderr)
         return 1
     print(path.resolve())
@@ -154,7 +154,7 @@ def add_sql_command(commands: argparse._SubParsersAction) -> None:
 
 def run_sql_command(args: argparse.Namespace) -> int:
     from laaffic_pipeline.settings import PipelineSettings
-    from laaffic_pipeline.warehouse.query import WarehouseQueryError, query_read_only
+    from laaffic_pipeline.warehouse.query import query_read_only
 
     query = sys.stdin.read() if args.query == "-" else args.query
     database = args.database or PipelineSettings.from_env().duckdb_path

@@ -19,6 +19,7 @@ from laaffic_pipeline.report import write_report
 from laaffic_pipeline.settings import PipelineSettings
 from laaffic_pipeline.simulator import LaafficSimulator
 from laaffic_pipeline.warehouse.exports import exports_dir
+from laaffic_pipeline.warehouse.query import connect_read_only
 
 # Dagster's console logger prints every event at DEBUG; the demo prints its own summary instead.
 QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -71,11 +72,11 @@ def run_demo(days: int = 7, records_per_day: int = 500, out: TextIO = sys.stdout
 
 
 def print_summary(
-    settings, simulator: LaafficSimulator, partitions_def, keys: list[str], out: TextIO
+    settings: PipelineSettings, simulator: LaafficSimulator, partitions_def, keys: list[str], out: TextIO
 ) -> list[str]:
     """Rows landed per day, compared with the simulator's own records; returns days that differ."""
     mismatched = []
-    with duckdb.connect(settings.duckdb_path, read_only=True) as conn:
+    with connect_read_only(settings.duckdb_path) as conn:
         print("\nRaw records landed (raw.call_records):", file=out)
         print(f"  {'day':<10}  {'rows':>6}  {'pages':>5}  matches simulator", file=out)
         for key in keys:

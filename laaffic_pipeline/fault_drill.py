@@ -17,7 +17,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import duckdb
 from dagster import DagsterInstance, ExecuteInProcessResult
 
 from laaffic_pipeline.definitions import build_definitions
@@ -27,6 +26,7 @@ from laaffic_pipeline.defs.raw_assets import RAW_CALL_RECORDS_KEY
 from laaffic_pipeline.local_stack import simulator_environment
 from laaffic_pipeline.settings import PipelineSettings
 from laaffic_pipeline.simulator import FaultConfig
+from laaffic_pipeline.warehouse.query import connect_read_only
 
 LANDS_EXACTLY = "lands exactly"
 CHECK_FAILS = "lands exactly, page check fails"
@@ -190,7 +190,7 @@ def stored_partition(database: str, day: str) -> dict[str, list[tuple]]:
     """Every stored row of the day in both raw tables, in a stable order."""
     if not Path(database).exists():
         return {"records": [], "pages": []}
-    with duckdb.connect(database, read_only=True) as conn:
+    with connect_read_only(database) as conn:
         return {
             "records": conn.execute(
                 "SELECT page, position, record::VARCHAR, voice_id, fetched_at FROM raw.call_records "

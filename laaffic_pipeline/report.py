@@ -20,6 +20,7 @@ from pathlib import Path
 
 import duckdb
 
+from laaffic_pipeline.warehouse.query import connect_read_only
 from laaffic_pipeline.warehouse.sql import load_sql
 
 REPORT_DAYS = 31
@@ -52,9 +53,7 @@ def write_report(database: str | os.PathLike[str], path: Path | None = None, day
     The file is replaced whole (written under a temporary name, then renamed), so a browser
     reloading it never shows half a page.
     """
-    if not Path(database).exists():
-        raise FileNotFoundError(f"No warehouse at {database}: run the pipeline first (make demo).")
-    with duckdb.connect(str(database), read_only=True) as conn:
+    with connect_read_only(database) as conn:
         rows = read_figures(conn, days)
     path = path or report_path(database)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,7 @@ import pytest
 from laaffic_pipeline.cli import main
 from laaffic_pipeline.report import ALL_CALLS, DayCurrency, render_report, report_path, write_report
 from laaffic_pipeline.simulator import LaafficSimulator
+from laaffic_pipeline.warehouse.query import WarehouseQueryError
 from tests.conftest import TEST_API_KEY, TEST_API_SECRET
 from tests.defs.pipeline import make_pipeline
 
@@ -100,7 +101,7 @@ def test_a_warehouse_without_marts_gets_a_page_saying_so(tmp_path):
 
 
 def test_no_warehouse_file_is_an_error_that_says_what_to_do(tmp_path):
-    with pytest.raises(FileNotFoundError, match="run the pipeline first"):
+    with pytest.raises(WarehouseQueryError, match="run the pipeline first"):
         write_report(tmp_path / "nothing.duckdb")
 
 

@@ -51,13 +51,7 @@ def query_read_only(database: str | Path, sql: str, wait_s: float = 10.0) -> Que
     Never creates the file. While the pipeline holds the write lock, tries again for up to
     ``wait_s`` seconds (its writes are short) before giving up with a message naming the holder.
     """
-    database = str(database)
-    if ":" not in database and not Path(database).is_file():  # md:..., ducklake:... are not files
-        raise WarehouseQueryError(
-            f"no warehouse at {database}: run the pipeline first (e.g. `make demo`) or point "
-            "LAAFFIC_DUCKDB_PATH (or --database) at the file"
-        )
-    conn = _connect_read_only(database, wait_s)
+    conn = connect_read_only(database, wait_s)
     try:
         cursor = conn.execute(sql)
         columns = [column[0] for column in cursor.description or []]
@@ -69,7 +63,18 @@ def query_read_only(database: str | Path, sql: str, wait_s: float = 10.0) -> Que
     return QueryResult(columns, rows)
 
 
-def _connect_read_only(database: str, wait_s: float) -> duckdb.DuckDBPyConnection:
+def connect_read_only(database: str | Path, wait_s: float = 10.0) -> duckdb.DuckDBPyConnection:
+    """A read-only connection for readers beside the pipeline (sql, report, demo summary).
+
+    Never creates the file; while the pipeline holds the write lock, waits up to ``wait_s``.
+    The caller closes it promptly: any open connection keeps the pipeline from writing.
+    """
+    database = str(database)
+    if ":" not in database and not Path(database).is_file():  # md:..., ducklake:... are not files
+        raise WarehouseQueryError(
+            f"no warehouse at {database}: run the pipeline first (e.g. `make demo`) or point "
+            "LAAFFIC_DUCKDB_PATH (or --database) at the file"
+        )
     deadline = time.monotonic() + wait_s
     pause = 0.1
     while True:
