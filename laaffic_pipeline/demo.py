@@ -11,12 +11,11 @@ from typing import TextIO
 import duckdb
 from dagster import DagsterInstance
 
-from laaffic_pipeline.definitions import build_definitions
+from laaffic_pipeline.definitions import defs as load_definitions
 from laaffic_pipeline.defs.jobs import DAILY_JOB_NAME
-from laaffic_pipeline.defs.partitions import partition_window
 from laaffic_pipeline.local_stack import prepare_dagster_home, simulator_environment
 from laaffic_pipeline.report import write_report
-from laaffic_pipeline.settings import PipelineSettings
+from laaffic_pipeline.settings import PipelineSettings, load_settings
 from laaffic_pipeline.simulator import LaafficSimulator
 from laaffic_pipeline.warehouse.exports import exports_dir
 from laaffic_pipeline.warehouse.query import connect_read_only
@@ -30,13 +29,13 @@ def run_demo(days: int = 7, records_per_day: int = 500, out: TextIO = sys.stdout
     home = prepare_dagster_home(Path(os.environ.get("DAGSTER_HOME", ".dagster_home")), Path.cwd())
     os.environ["DAGSTER_HOME"] = str(home)
     with simulator_environment(records_per_day=records_per_day) as simulator:
-        settings = PipelineSettings.from_env()
-        defs = build_definitions(settings)
-        job = defs.resolve_job_def(DAILY_JOB_NAME)
+        load_settings.cache_clear()  # the simulator's URL and secret were just set
+        settings = load_settings()
+        job = load_definitions().resolve_job_def(DAILY_JOB_NAME)
         partitions_def = job.partitions_def
         keys = partitions_def.get_partition_keys()[-days:]
         print(
-            f"Simulator on {simulator.base_url}; warehouse {settings.duckdb_path}; Dagster home {home}",
+            f"Simulator on {simulator.base_url}; warehouse {settings.warehouse.duckdb_path}; Dagster home {home}",
             file=out,
         )
         failed = []
@@ -57,9 +56,9 @@ def run_demo(days: int = 7, records_per_day: int = 500, out: TextIO = sys.stdout
                 if status != "ok":
                     failed.append(key)
         mismatched = print_summary(settings, simulator, partitions_def, keys, out)
-    report = write_report(settings.duckdb_path, days=days)
+    report = write_report(settings.warehouse.duckdb_path, days=days)
     print(f"\nReport (cost per currency and ASR per day): {report.resolve()}", file=out)
-    print(f"Parquet exports of the marts: {exports_dir(settings.duckdb_path).resolve()}", file=out)
+    print(f"Parquet exports of the marts: {exports_dir(settings.warehouse.duckdb_path).resolve()}", file=out)
     if failed or mismatched:
         print(
             f"Demo FAILED: runs failed {failed or 'none'}; "
@@ -76,12 +75,14 @@ def print_summary(
 ) -> list[str]:
     """Rows landed per day, compared with the simulator's own records; returns days that differ."""
     mismatched = []
-    with connect_read_only(settings.duckdb_path) as conn:
+    with connect_read_only(settings.warehouse.duckdb_path) as conn:
         print("\nRaw records landed (raw.call_records):", file=out)
         print(f"  {'day':<10}  {'rows':>6}  {'pages':>5}  matches simulator", file=out)
         for key in keys:
-            window = partition_window(partitions_def, key)
-            expected = simulator.records_for_window(window.str_time, window.end_time)
+            window = partitions_def.time_window_for_partition_key(key)
+            expected = simulator.records_for_window(
+                window.start.isoformat(timespec="seconds"), window.end.isoformat(timespec="seconds")
+            )
             rows = conn.execute(
                 "SELECT record FROM raw.call_records WHERE partition_date = ? ORDER BY page, position", [key]
             ).fetchall()

@@ -57,9 +57,9 @@ def simulator_environment(
 
 
 def dagster_dev_command(port: int) -> list[str]:
-    """``dagster dev`` (webserver and daemon) on the repo's workspace, serving the UI on loopback."""
-    dagster = str(Path(sys.executable).with_name("dagster"))
-    return [dagster, "dev", "-w", "workspace.yaml", "--host", "127.0.0.1", "--port", str(port)]
+    """``dg dev`` (webserver and daemon) on this project, serving the UI on loopback."""
+    dg = str(Path(sys.executable).with_name("dg"))
+    return [dg, "dev", "--host", "127.0.0.1", "--port", str(port)]
 
 
 def run_dev(ui_port: int = 3000, simulator_port: int = 8765, records_per_day: int = 500) -> int:

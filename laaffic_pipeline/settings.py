@@ -1,152 +1,212 @@
-"""The one place that reads the pipeline's environment variables, validating each on load."""
+"""Every setting of the pipeline, declared once: type, default, bounds and meaning on one field.
+
+A field ``name`` is read from the environment variable ``LAAFFIC_<NAME>``. The client and warehouse
+groups are Dagster ``Config`` classes, so the resources hold them as they are (the UI shows them)
+instead of copying them field by field. A bad value fails at load, naming the variable and what
+it accepts. The API key and secret are not here: the resource reads them through ``EnvVar``.
+"""
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TypeVar
+from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import dagster as dg
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
 from laaffic_pipeline.api.client import DEFAULT_BASE_URL, MAX_PAGE_SIZE
 
-DEFAULT_START_DATE = date(2026, 1, 1)
+ENV_PREFIX = "LAAFFIC_"
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+_MEMORY_SIZE = re.compile(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
 
 
 class SettingsError(ValueError):
     """A setting with a value the pipeline cannot use; the message names it and what is accepted."""
 
 
-@dataclass(frozen=True)
-class PipelineSettings:
-    """Non-secret settings. The API key and secret are read by the resource through ``EnvVar``."""
+class ClientSettings(dg.Config):
+    """How the Laaffic client calls the API (the ``laaffic`` resource holds these as they are)."""
 
-    timezone: str = "UTC"
-    start_date: date = DEFAULT_START_DATE
-    duckdb_path: str = "data/laaffic.duckdb"
-    duckdb_storage_version: str = "v1.0.0"
-    duckdb_memory_limit: str = "1GB"  # DuckDB's own default is 80% of RAM: cap it so days stay bounded
-    duckdb_lock_timeout_s: float = 300.0  # how long a write waits for another process's lock
-    base_url: str = DEFAULT_BASE_URL
-    page_size: int = MAX_PAGE_SIZE
-    timeout_s: float = 30.0
-    concurrency: int = 8
-    requests_per_second: float | None = None
-    lookback_days: int = 2
-    max_flagged_share: float = 0.05  # above this share of rows with quality flags, a day's check warns
-    retry_attempts: int = 6
-    retry_initial_wait_s: float = 0.5
-    retry_max_wait_s: float = 30.0
-    max_reads: int = 5  # reads of a drifting window before the run fails instead of landing it
-    step_retries: int = 2
-    step_retry_delay_s: float = 30.0
+    base_url: str = Field(
+        default=DEFAULT_BASE_URL,
+        description="API base URL ending in /v3/voice; https:// (plain http:// only to 127.0.0.1/localhost)",
+    )
+    page_size: int = Field(default=MAX_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="records per page")
+    concurrency: int = Field(default=8, ge=1, le=64, description="pages fetched at once")
+    requests_per_second: float | None = Field(
+        default=None, gt=0, le=10_000, description="client-side rate limit (unset: unlimited)"
+    )
+    timeout_s: float = Field(default=30.0, ge=0.1, le=600, description="per-request timeout")
+    retry_attempts: int = Field(
+        default=6,
+        ge=1,
+        le=20,
+        description="tries per request on timeouts, resets, 5xx, status -18, non-JSON 200",
+    )
+    retry_initial_wait_s: float = Field(default=0.5, ge=0, le=60, description="first backoff between tries")
+    retry_max_wait_s: float = Field(default=30.0, ge=0, le=600, description="longest backoff between tries")
+    retry_deadline_s: float = Field(
+        default=300.0, ge=1, le=3600, description="time budget of one page across all its tries"
+    )
+    max_reads: int = Field(
+        default=5, ge=2, le=20, description="reads of a window whose pages drift before the run fails"
+    )
 
+    @field_validator("base_url")
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, today: date | None = None) -> PipelineSettings:
-        env = os.environ if env is None else env
-        defaults = cls()
-
-        def text(name: str, default: str) -> str:
-            return env.get(name, "").strip() or default
-
-        timezone = text("LAAFFIC_TIMEZONE", defaults.timezone)
-        try:
-            zone = ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise SettingsError(
-                f"LAAFFIC_TIMEZONE={timezone!r} is not a known IANA time zone; "
-                "use a name such as 'UTC', 'Asia/Shanghai' or 'Europe/Berlin'"
-            ) from None
-        start_text = text("LAAFFIC_START_DATE", defaults.start_date.isoformat())
-        try:
-            start_date = date.fromisoformat(start_text)
-        except ValueError:
-            raise SettingsError(
-                f"LAAFFIC_START_DATE={start_text!r} is not a date; use YYYY-MM-DD, e.g. 2026-01-01"
-            ) from None
-        today = today or datetime.now(zone).date()
-        if start_date > today:
-            raise SettingsError(
-                f"LAAFFIC_START_DATE={start_text} is in the future (today is {today} in {timezone}); "
-                "use a past date: partitions start there"
-            )
-        page_size = _number(env, "LAAFFIC_PAGE_SIZE", defaults.page_size, int, 1, MAX_PAGE_SIZE)
-        base_url = _base_url(text("LAAFFIC_BASE_URL", defaults.base_url))
-        rps_text = env.get("LAAFFIC_REQUESTS_PER_SECOND", "").strip()
-        return cls(
-            timezone=timezone,
-            start_date=start_date,
-            duckdb_path=text("LAAFFIC_DUCKDB_PATH", defaults.duckdb_path),
-            duckdb_storage_version=text("LAAFFIC_DUCKDB_STORAGE_VERSION", defaults.duckdb_storage_version),
-            duckdb_memory_limit=_memory_size(
-                env, "LAAFFIC_DUCKDB_MEMORY_LIMIT", defaults.duckdb_memory_limit
-            ),
-            duckdb_lock_timeout_s=_number(
-                env, "LAAFFIC_DUCKDB_LOCK_TIMEOUT_S", defaults.duckdb_lock_timeout_s, float, 0, 86_400
-            ),
-            base_url=base_url,
-            page_size=page_size,
-            timeout_s=_number(env, "LAAFFIC_TIMEOUT_S", defaults.timeout_s, float, 0.1, 600),
-            concurrency=_number(env, "LAAFFIC_CONCURRENCY", defaults.concurrency, int, 1, 64),
-            requests_per_second=(
-                _number(env, "LAAFFIC_REQUESTS_PER_SECOND", 1.0, float, 0.01, 10_000) if rps_text else None
-            ),
-            lookback_days=_number(env, "LAAFFIC_LOOKBACK_DAYS", defaults.lookback_days, int, 0, 62),
-            max_flagged_share=_number(
-                env, "LAAFFIC_MAX_FLAGGED_SHARE", defaults.max_flagged_share, float, 0.0, 1.0
-            ),
-            retry_attempts=_number(env, "LAAFFIC_RETRY_ATTEMPTS", defaults.retry_attempts, int, 1, 20),
-            retry_initial_wait_s=_number(
-                env, "LAAFFIC_RETRY_INITIAL_WAIT_S", defaults.retry_initial_wait_s, float, 0, 60
-            ),
-            retry_max_wait_s=_number(
-                env, "LAAFFIC_RETRY_MAX_WAIT_S", defaults.retry_max_wait_s, float, 0, 600
-            ),
-            max_reads=_number(env, "LAAFFIC_MAX_READS", defaults.max_reads, int, 2, 20),
-            step_retries=_number(env, "LAAFFIC_STEP_RETRIES", defaults.step_retries, int, 0, 10),
-            step_retry_delay_s=_number(
-                env, "LAAFFIC_STEP_RETRY_DELAY_S", defaults.step_retry_delay_s, float, 0, 3600
-            ),
+    def _tls_or_loopback(cls, url: str) -> str:
+        """Refused unless TLS protects the key and Sign (plain HTTP only to this machine)."""
+        parts = urlsplit(url)
+        if (parts.scheme == "https" and parts.hostname) or (
+            parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS
+        ):
+            return url.rstrip("/")
+        raise ValueError(
+            f"use an https:// URL such as {DEFAULT_BASE_URL} "
+            "(plain http:// only to 127.0.0.1 or localhost, e.g. the simulator)"
         )
 
 
-N = TypeVar("N", int, float)
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+class WarehouseSettings(dg.Config):
+    """The DuckDB warehouse file and how the pipeline opens it (the ``duckdb`` resource holds these)."""
 
-
-def _base_url(url: str) -> str:
-    """The API URL, refused unless TLS protects the key and Sign (plain HTTP only to this machine)."""
-    parts = urlsplit(url)
-    if parts.scheme == "https" and parts.hostname:
-        return url
-    if parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS:
-        return url  # the local simulator
-    raise SettingsError(
-        f"LAAFFIC_BASE_URL={url!r} is not accepted; use an https:// URL such as {DEFAULT_BASE_URL} "
-        "(plain http:// only to 127.0.0.1 or localhost, e.g. the simulator)"
+    duckdb_path: str = Field(default="data/laaffic.duckdb", description="warehouse file")
+    duckdb_storage_version: str = Field(
+        default="v1.0.0", description="storage version written, readable by DuckDB 1.x tools"
+    )
+    duckdb_memory_limit: str = Field(
+        default="1GB",
+        description="DuckDB's memory cap while writing (its default is 80% of RAM); larger work spills",
+    )
+    duckdb_lock_timeout_s: float = Field(
+        default=300.0, ge=0, le=86_400, description="how long a write waits for another process's lock"
     )
 
-
-def _number(env: Mapping[str, str], name: str, default: N, kind: type[N], low: N, high: N) -> N:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = kind(raw)
-    except ValueError:
-        raise SettingsError(f"{name}={raw!r} is not a {kind.__name__}; accepted: {low} to {high}") from None
-    if not low <= value <= high:
-        raise SettingsError(f"{name}={raw} is out of range; accepted: {low} to {high}")
-    return value
+    @field_validator("duckdb_memory_limit")
+    @classmethod
+    def _memory_size(cls, value: str) -> str:
+        if not _MEMORY_SIZE.fullmatch(value):
+            raise ValueError("not a memory size; use e.g. 512MB, 1GB or 2GiB")
+        return value
 
 
-def _memory_size(env: Mapping[str, str], name: str, default: str) -> str:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", raw, flags=re.IGNORECASE):
-        raise SettingsError(f"{name}={raw!r} is not a memory size; use e.g. 512MB, 1GB or 2GiB")
-    return raw
+class PipelineSettings(BaseModel):
+    """The whole configuration: partitions, schedule, checks and retries, plus the two groups above."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    timezone: str = Field(default="UTC", description="IANA zone of the daily partitions (DST days: 23/25 h)")
+    start_date: date = Field(default=date(2026, 1, 1), description="first partition (YYYY-MM-DD)")
+    lookback_days: int = Field(
+        default=2, ge=0, le=62, description="days before yesterday the nightly schedule re-fetches"
+    )
+    max_flagged_share: float = Field(
+        default=0.05, ge=0, le=1, description="share of flagged rows in a day above which a check warns"
+    )
+    step_retries: int = Field(
+        default=2, ge=0, le=10, description="Dagster re-runs of a fetch that outlived the client's retries"
+    )
+    step_retry_delay_s: float = Field(default=30.0, ge=0, le=3600, description="delay before such a re-run")
+    client: ClientSettings = ClientSettings()
+    warehouse: WarehouseSettings = WarehouseSettings()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                "not a known IANA time zone; use a name such as 'UTC', 'Asia/Shanghai' or 'Europe/Berlin'"
+            ) from None
+        return name
+
+    @model_validator(mode="after")
+    def _start_in_the_past(self) -> PipelineSettings:
+        today = datetime.now(ZoneInfo(self.timezone)).date()
+        if self.start_date > today:
+            raise ValueError(
+                f"start_date {self.start_date} is in the future (today is {today} in {self.timezone}); "
+                "use a past date: partitions start there"
+            )
+        return self
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> PipelineSettings:
+        """Settings from ``LAAFFIC_*`` variables (unset or empty: the default); fails naming the variable."""
+        env = os.environ if env is None else env
+        values = _values_from_env(cls, env)
+        try:
+            return cls.model_validate(values)
+        except ValidationError as error:
+            raise SettingsError(_explain(error, env)) from None
+
+
+def env_name(field_name: str) -> str:
+    """The environment variable of a setting: ``page_size`` -> ``LAAFFIC_PAGE_SIZE``."""
+    return ENV_PREFIX + field_name.upper()
+
+
+def setting_fields(model: type[BaseModel] = PipelineSettings) -> dict[str, Any]:
+    """Every leaf setting, ``{field name: pydantic FieldInfo}``, nested groups flattened."""
+    fields: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        nested = info.annotation
+        if isinstance(nested, type) and issubclass(nested, BaseModel):
+            fields.update(setting_fields(nested))
+        else:
+            fields[name] = info
+    return fields
+
+
+def _values_from_env(model: type[BaseModel], env: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        nested = info.annotation
+        if isinstance(nested, type) and issubclass(nested, BaseModel):
+            values[name] = _values_from_env(nested, env)
+        elif raw := env.get(env_name(name), "").strip():
+            values[name] = raw
+    return values
+
+
+def _explain(error: ValidationError, env: Mapping[str, str]) -> str:
+    """One line per bad value: ``LAAFFIC_X='v' is not accepted: why; accepted: bounds``."""
+    fields = setting_fields()
+    lines = []
+    for problem in error.errors():
+        names = [part for part in problem["loc"] if isinstance(part, str) and part in fields]
+        if not names:  # a rule across fields (start_date in the future)
+            lines.append(f"{env_name('start_date')}: {problem['msg'].removeprefix('Value error, ')}")
+            continue
+        name = names[-1]
+        raw = env.get(env_name(name), "").strip()
+        why = problem["msg"].removeprefix("Value error, ")
+        lines.append(f"{env_name(name)}={raw!r} is not accepted: {why}{_accepted(fields[name])}")
+    return "; ".join(lines)
+
+
+def _accepted(info: Any) -> str:
+    bounds = {}
+    for rule in info.metadata:
+        for key in ("ge", "gt", "le", "lt"):
+            if getattr(rule, key, None) is not None:
+                bounds[key] = getattr(rule, key)
+    if not bounds:
+        return ""
+    low = bounds.get("ge", bounds.get("gt"))
+    high = bounds.get("le", bounds.get("lt"))
+    return f"; accepted: {low if 'ge' in bounds else f'more than {low}'} to {high}"
+
+
+@functools.cache
+def load_settings() -> PipelineSettings:
+    """The settings of this process, read once from the environment (the definitions use these)."""
+    return PipelineSettings.from_env()

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from laaffic_pipeline.api.signing import Credentials, signed_headers
+from laaffic_pipeline.api.auth import CONTENT_TYPE, Credentials, signed_headers
 from laaffic_pipeline.simulator import LaafficSimulator
 
 TEST_API_KEY = "test-key"
@@ -63,7 +63,10 @@ class SimulatorCaller:
     ) -> httpx.Response:
         """POST ``body`` (bytes as given, anything else as JSON) signed with the test credentials."""
         content = body if isinstance(body, bytes) else json.dumps(body).encode()
-        sent = signed_headers(Credentials(TEST_API_KEY, TEST_API_SECRET), clock)
+        sent = {
+            "Content-Type": CONTENT_TYPE,
+            **signed_headers(Credentials(TEST_API_KEY, TEST_API_SECRET), clock),
+        }
         sent.update(headers or {})
         return self.http.post(f"{simulator.base_url}/recordSipQuery", content=content, headers=sent)
 

@@ -44,9 +44,9 @@ def series(svg: ET.Element) -> dict[str, list[str]]:
 
 def test_the_report_charts_cost_per_currency_and_asr_per_day(built):
     pipeline, days = built
-    path = write_report(pipeline.settings.duckdb_path)
+    path = write_report(pipeline.duckdb_path)
 
-    assert path == report_path(pipeline.settings.duckdb_path)
+    assert path == report_path(pipeline.duckdb_path)
     assert path.name == "report.html" and path.parent.name == "warehouse"
     page = path.read_text(encoding="utf-8")
     cost_chart, asr_chart = parse(page).iter("svg")
@@ -70,11 +70,11 @@ def test_the_report_charts_cost_per_currency_and_asr_per_day(built):
 
 def test_the_report_is_self_contained(built):
     pipeline, _ = built
-    page = write_report(pipeline.settings.duckdb_path).read_text(encoding="utf-8")
+    page = write_report(pipeline.duckdb_path).read_text(encoding="utf-8")
 
     assert "<svg" in page
     assert not re.search(r"https?:|<script|<link|<img|<iframe|src=|@import", page)
-    assert [p.name for p in report_path(pipeline.settings.duckdb_path).parent.glob(".*")] == []
+    assert [p.name for p in report_path(pipeline.duckdb_path).parent.glob(".*")] == []
 
 
 def test_a_missing_day_breaks_the_line_instead_of_bridging_it():
@@ -107,7 +107,7 @@ def test_no_warehouse_file_is_an_error_that_says_what_to_do(tmp_path):
 
 def test_the_report_command_renders_the_configured_warehouse(built, monkeypatch, tmp_path, capsys):
     pipeline, days = built
-    monkeypatch.setenv("LAAFFIC_DUCKDB_PATH", pipeline.settings.duckdb_path)
+    monkeypatch.setenv("LAAFFIC_DUCKDB_PATH", pipeline.duckdb_path)
     output = tmp_path / "two-days.html"
 
     assert main(["report", "--days", "2", "--output", str(output)]) == 0

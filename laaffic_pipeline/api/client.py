@@ -1,4 +1,11 @@
-"""Async httpx client for ``recordSipQuery``: one signed page, or every page of a window."""
+"""Async httpx client for ``recordSipQuery``: one signed page, or every page of a window.
+
+Retries are per page: a transient error (timeout, reset, 5xx, status -18, a gateway's non-JSON
+200) is retried with backoff until ``retry_attempts`` errors or ``retry_deadline_s`` have passed,
+so one bad page never costs the pages already fetched. An HTTP 429 is flow control, not an error:
+the client waits at least its ``Retry-After``, lowers its concurrency, and the page does not use
+up an attempt (only the deadline bounds it).
+"""
 
 from __future__ import annotations
 
@@ -9,15 +16,16 @@ import logging
 import ssl
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
 import httpx
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+from aiolimiter import AsyncLimiter
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 from tenacity.wait import wait_exponential_jitter
 
+from laaffic_pipeline.api.auth import CONTENT_TYPE, Credentials, LaafficAuth
 from laaffic_pipeline.api.errors import (
     LaafficError,
     LaafficHttpError,
@@ -27,65 +35,26 @@ from laaffic_pipeline.api.errors import (
     TlsVerificationError,
     excerpt,
 )
-from laaffic_pipeline.api.models import CallRecord, CallRecordPage, PageLog, parse_response
-from laaffic_pipeline.api.signing import Credentials, signed_headers
-from laaffic_pipeline.api.throttle import RateLimiter
+from laaffic_pipeline.api.flow import AdaptiveConcurrency
+from laaffic_pipeline.api.models import CallRecordPage, parse_response
 from laaffic_pipeline.api.window import QueryWindow
 
 DEFAULT_BASE_URL = "https://api.laaffic.com/v3/voice"
 ENDPOINT = "recordSipQuery"
 MAX_PAGE_SIZE = 100
+DEFAULT_RETRY_AFTER_S = 1.0  # a 429 without Retry-After
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class RetrySettings:
-    """How hard to retry transient failures (timeouts, resets, 429, 5xx, status -18, -16 once)."""
-
-    attempts: int = 6
-    initial_wait_s: float = 0.5
-    max_wait_s: float = 30.0
-    jitter_s: float = 0.5
-
-    def __post_init__(self) -> None:
-        if self.attempts < 1:
-            raise ValueError(f"retry attempts must be >= 1, got {self.attempts}")
-
-
-@dataclass(frozen=True)
-class QueryFilters:
-    """The optional exact-match filters of ``params``; empty means no filter, as in the doc."""
-
-    sip_group_name: str = ""
-    phone_name: str = ""
-
-
-NO_FILTERS = QueryFilters()
-
-
 class PageSink(Protocol):
-    """Receives each page's records as it arrives (pages may arrive out of order)."""
+    """Receives each page as it arrives (pages may arrive out of order)."""
 
-    def write_page(self, page: int, fetched_at: datetime, records: list[CallRecord]) -> None: ...
-
-
-class MemorySink:
-    """Keeps pages in memory; for small windows and tests (the pipeline stages pages on disk)."""
-
-    def __init__(self) -> None:
-        self.pages: dict[int, list[CallRecord]] = {}
-
-    def write_page(self, page: int, fetched_at: datetime, records: list[CallRecord]) -> None:
-        self.pages[page] = records
-
-    @property
-    def records(self) -> list[CallRecord]:
-        return [record for page in sorted(self.pages) for record in self.pages[page]]
+    def write_page(self, number: int, fetched_at: datetime, page: CallRecordPage) -> None: ...
 
 
-def build_body(window: QueryWindow, current: int, size: int, filters: QueryFilters) -> dict[str, Any]:
-    """The request body exactly as the documentation's samples build it."""
+def build_body(window: QueryWindow, current: int, size: int) -> dict[str, Any]:
+    """The request body exactly as the documentation's samples build it (no group/phone filter)."""
     if isinstance(current, bool) or not isinstance(current, int) or current < 1:
         raise ValueError(f"current (page number) must be an integer >= 1, got {current!r}")
     if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_PAGE_SIZE:
@@ -96,14 +65,17 @@ def build_body(window: QueryWindow, current: int, size: int, filters: QueryFilte
         "params": {
             "strTime": window.str_time,
             "endTime": window.end_time,
-            "sipGroupName": filters.sip_group_name,
-            "phoneName": filters.phone_name,
+            "sipGroupName": "",
+            "phoneName": "",
         },
     }
 
 
 class LaafficClient:
-    """Signed, retried, rate-limited access to ``recordSipQuery``; use as ``async with``."""
+    """Signed, retried, flow-controlled access to ``recordSipQuery``; use as ``async with``.
+
+    One client shares its in-flight bound and rate limit across every window it fetches at once.
+    """
 
     def __init__(
         self,
@@ -114,35 +86,41 @@ class LaafficClient:
         timeout_s: float = 30.0,
         concurrency: int = 8,
         requests_per_second: float | None = None,
-        retry: RetrySettings | None = None,
+        retry_attempts: int = 6,
+        retry_initial_wait_s: float = 0.5,
+        retry_max_wait_s: float = 30.0,
+        retry_deadline_s: float = 300.0,
+        retry_jitter_s: float = 0.5,
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Callable[[], float] = time.time,
         log: logging.Logger | Any = None,
     ):
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page size must be from 1 to {MAX_PAGE_SIZE}, got {page_size}")
-        if concurrency < 1:
-            raise ValueError(f"concurrency must be >= 1, got {concurrency}")
+        if retry_attempts < 1:
+            raise ValueError(f"retry attempts must be >= 1, got {retry_attempts}")
         self._credentials = credentials
         self.base_url = base_url.rstrip("/")
         self.page_size = page_size
-        self.concurrency = concurrency
-        self._retry = retry or RetrySettings()
-        self._clock = clock
+        self.retry_attempts = retry_attempts
+        self.retry_deadline_s = retry_deadline_s
         self._log = log or logger
         self._backoff = wait_exponential_jitter(
-            multiplier=self._retry.initial_wait_s, max=self._retry.max_wait_s, jitter=self._retry.jitter_s
+            multiplier=retry_initial_wait_s, max=retry_max_wait_s, jitter=retry_jitter_s
         )
-        self._limiter = RateLimiter(requests_per_second)
-        self._slots = asyncio.Semaphore(concurrency)
+        self._limiter = AsyncLimiter(1, 1.0 / requests_per_second) if requests_per_second else None
+        self.flow = AdaptiveConcurrency(concurrency)
         self._http = httpx.AsyncClient(
             base_url=self.base_url + "/",
+            auth=LaafficAuth(credentials, clock),
+            headers={"Content-Type": CONTENT_TYPE},
             timeout=httpx.Timeout(timeout_s),
             limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
             transport=transport,
         )
         self.requests_sent = 0
         self.retries = 0
+        self.throttled = 0
 
     def __repr__(self) -> str:
         return f"LaafficClient(base_url={self.base_url!r}, api_key={self._credentials.api_key!r})"
@@ -156,22 +134,27 @@ class LaafficClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def fetch_page(
-        self, window: QueryWindow, current: int, filters: QueryFilters = NO_FILTERS
-    ) -> CallRecordPage:
+    async def fetch_page(self, window: QueryWindow, current: int) -> CallRecordPage:
         """One page, retried on transient failures; raises a typed ``LaafficError`` otherwise."""
-        body = json.dumps(build_body(window, current, self.page_size, filters), separators=(",", ":"))
+        body = json.dumps(build_body(window, current, self.page_size), separators=(",", ":"))
+        errors = 0  # failures that use up an attempt (a 429 does not)
         timestamp_retries = 0
 
         def should_retry(error: BaseException) -> bool:
-            nonlocal timestamp_retries
+            nonlocal errors, timestamp_retries
+            if _is_throttle(error):
+                return True
+            errors += 1
             if isinstance(error, TimestampExpiredError):
                 timestamp_retries += 1
-                return timestamp_retries <= 1  # once, with a fresh Timestamp and Sign
+                return timestamp_retries <= 1  # once, re-signed with a fresh Timestamp
             return isinstance(error, LaafficError) and error.retryable
 
+        def should_stop(state: RetryCallState) -> bool:
+            return errors >= self.retry_attempts or state.seconds_since_start >= self.retry_deadline_s
+
         async for attempt in AsyncRetrying(
-            stop=stop_after_attempt(self._retry.attempts),
+            stop=should_stop,
             wait=self._wait,
             retry=retry_if_exception(should_retry),
             before_sleep=functools.partial(self._log_retry, current),
@@ -182,12 +165,12 @@ class LaafficClient:
         raise AssertionError("unreachable: tenacity re-raises the last error")
 
     async def _post(self, body: str) -> CallRecordPage:
-        async with self._slots:
-            await self._limiter.acquire()
+        async with self.flow.slot():
+            if self._limiter is not None:
+                await self._limiter.acquire()
             self.requests_sent += 1
-            headers = signed_headers(self._credentials, self._clock)
             try:
-                response = await self._http.post(ENDPOINT, content=body, headers=headers)
+                response = await self._http.post(ENDPOINT, content=body)
             except httpx.TransportError as error:
                 if _failed_certificate(error):
                     raise TlsVerificationError(
@@ -198,8 +181,12 @@ class LaafficClient:
                 raise LaafficTransportError(
                     f"no answer from {self.base_url}/{ENDPOINT}: {type(error).__name__}: {error}"
                 ) from None
+            if response.status_code == 429:
+                self.flow.throttled(_retry_after(response.headers) or DEFAULT_RETRY_AFTER_S)
+            else:
+                self.flow.succeeded()
         # Error messages quote the body; a proxy that echoes request headers must not leak the Sign.
-        text = _redacted(response.text, headers["Sign"], self._credentials.api_secret)
+        text = _redacted(response.text, response.request.headers["Sign"], self._credentials.api_secret)
         if response.status_code != 200:
             raise LaafficHttpError(response.status_code, excerpt(text), _retry_after(response.headers))
         try:
@@ -209,55 +196,57 @@ class LaafficClient:
         return parse_response(payload, text)
 
     def _wait(self, state: RetryCallState) -> float:
-        backoff = self._backoff(state)
         error = state.outcome.exception() if state.outcome else None
-        if isinstance(error, LaafficHttpError) and error.retry_after is not None:
-            return max(backoff, error.retry_after)
+        if _is_throttle(error):
+            assert isinstance(error, LaafficHttpError)
+            return error.retry_after if error.retry_after is not None else DEFAULT_RETRY_AFTER_S
         if isinstance(error, TimestampExpiredError):
             return 0.0
-        return backoff
+        return self._backoff(state)
 
     def _log_retry(self, current: int, state: RetryCallState) -> None:
-        """One line per retry: page, attempt, the error (never a header) and the wait chosen."""
-        self.retries += 1
+        """One line per retry: page, the error (never a header) and the wait chosen."""
         error = state.outcome.exception() if state.outcome else None
         wait = state.next_action.sleep if state.next_action else 0.0
+        if _is_throttle(error):
+            self.throttled += 1
+            self._log.info(
+                f"Laaffic page {current}: HTTP 429, waiting {wait:.2f}s and lowering concurrency to "
+                f"{self.flow.limit} (does not use up an attempt)"
+            )
+            return
+        self.retries += 1
         self._log.warning(
-            f"Laaffic page {current} attempt {state.attempt_number}/{self._retry.attempts} failed "
-            f"({type(error).__name__}: {error}); retrying in {wait:.2f}s"
+            f"Laaffic page {current} failed ({type(error).__name__}: {error}); retrying in {wait:.2f}s "
+            f"(at most {self.retry_attempts} errors or {self.retry_deadline_s:g}s per page)"
         )
 
-    async def fetch_window(
-        self, window: QueryWindow, sink: PageSink, filters: QueryFilters = NO_FILTERS
-    ) -> list[PageLog]:
-        """Every page of the window: page 1 says how many pages, the rest are fetched concurrently.
+    async def fetch_window(self, window: QueryWindow, sink: PageSink) -> int:
+        """Every page of the window, handed to ``sink`` as it arrives; returns the pages fetched.
 
-        Pages go to ``sink`` as they arrive; the returned log is ordered by page number.
+        Page 1 says how many pages there are; the rest are fetched concurrently.
         """
-        first = await self.fetch_page(window, 1, filters)
-        logs = [self._record(sink, 1, first)]
+        first = await self.fetch_page(window, 1)
+        sink.write_page(1, datetime.now(UTC), first)
 
-        async def fetch_and_stage(number: int) -> PageLog:
-            # Hand the page to the sink as soon as it arrives, so finished tasks hold only a
-            # small PageLog and a large day never sits in memory.
-            return self._record(sink, number, await self.fetch_page(window, number, filters))
+        async def fetch_and_stage(number: int) -> None:
+            # Hand the page to the sink as soon as it arrives so a large day never sits in memory.
+            page = await self.fetch_page(window, number)
+            sink.write_page(number, datetime.now(UTC), page)
 
         remaining = [asyncio.create_task(fetch_and_stage(n)) for n in range(2, first.pages + 1)]
         try:
             for arrival in asyncio.as_completed(remaining):
-                logs.append(await arrival)
+                await arrival
         finally:
             for task in remaining:
                 task.cancel()
             await asyncio.gather(*remaining, return_exceptions=True)
-        logs.sort(key=lambda log: log.page)
-        return logs
+        return max(first.pages, 1)
 
-    @staticmethod
-    def _record(sink: PageSink, number: int, page: CallRecordPage) -> PageLog:
-        fetched_at = datetime.now(UTC)
-        sink.write_page(number, fetched_at, page.records)
-        return PageLog(number, page.total, page.pages, len(page.records), fetched_at)
+
+def _is_throttle(error: BaseException | None) -> bool:
+    return isinstance(error, LaafficHttpError) and error.http_status == 429
 
 
 def _failed_certificate(error: BaseException) -> bool:

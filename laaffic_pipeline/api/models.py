@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from laaffic_pipeline.api.errors import LaafficResponseError, error_for_status, excerpt
@@ -22,17 +21,6 @@ class CallRecordPage:
     pages: int
     search_count: bool | None
     records: list[CallRecord]
-
-
-@dataclass(frozen=True)
-class PageLog:
-    """What one page said about the window, kept so consistency can be checked after landing."""
-
-    page: int
-    reported_total: int
-    reported_pages: int
-    records: int
-    fetched_at: datetime
 
 
 def parse_response(payload: Any, body: str) -> CallRecordPage:

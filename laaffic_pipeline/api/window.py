@@ -1,11 +1,14 @@
-"""Query windows: the ``[strTime, endTime)`` pair, its documented limits, and the retention floor."""
+"""Query windows: the ``[strTime, endTime)`` pair, its documented limits, and the retention floor.
+
+The window's two ends come from the caller (the pipeline takes them from Dagster's partition time
+window); this module only checks them against the API document and formats them.
+"""
 
 from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime, timedelta
 
 MAX_WINDOW = timedelta(days=31)
 RETENTION_MONTHS = 2
@@ -20,14 +23,6 @@ def format_api_time(moment: datetime) -> str:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise WindowError(f"time {moment!r} has no zone offset; the API needs one")
     return moment.isoformat(timespec="seconds")
-
-
-def parse_api_time(text: str) -> datetime:
-    """Parse an ISO-8601 time that must carry a zone offset (``Z`` or ``+hh:mm``)."""
-    moment = datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        raise WindowError(f"time {text!r} has no zone offset; expected e.g. 2022-02-18T00:00:00+08:00")
-    return moment
 
 
 def subtract_months(moment: datetime, months: int) -> datetime:
@@ -45,7 +40,11 @@ def retention_floor(now: datetime) -> datetime:
 
 @dataclass(frozen=True)
 class QueryWindow:
-    """A validated ``[start, end)`` window with zone-aware ends (each end keeps its own offset)."""
+    """A validated ``[start, end)`` window with zone-aware ends (each end printed with its own offset).
+
+    On a DST change the two ends of a local day carry different offsets, e.g.
+    ``2026-03-08T00:00:00-05:00`` .. ``2026-03-09T00:00:00-04:00`` (23 hours).
+    """
 
     start: datetime
     end: datetime
@@ -54,15 +53,18 @@ class QueryWindow:
         for name, moment in (("strTime", self.start), ("endTime", self.end)):
             if moment.tzinfo is None or moment.utcoffset() is None:
                 raise WindowError(f"{name} {moment!r} has no zone offset; the API needs one")
-        if self.start >= self.end:
+        if self.duration <= timedelta(0):
+            raise WindowError(f"strTime {self.str_time} must be before endTime {self.end_time}")
+        if self.duration > MAX_WINDOW:
             raise WindowError(
-                f"strTime {format_api_time(self.start)} must be before endTime {format_api_time(self.end)}"
+                f"window {self.str_time} .. {self.end_time} spans {self.duration}; "
+                "the API allows at most 31 days: split it"
             )
-        if self.end - self.start > MAX_WINDOW:
-            raise WindowError(
-                f"window {format_api_time(self.start)} .. {format_api_time(self.end)} spans "
-                f"{self.end - self.start}; the API allows at most 31 days: split it"
-            )
+
+    @property
+    def duration(self) -> timedelta:
+        """Elapsed time (in UTC, so a DST day is 23 or 25 hours, not "1 day")."""
+        return self.end.astimezone(UTC) - self.start.astimezone(UTC)
 
     @property
     def str_time(self) -> str:
@@ -84,21 +86,3 @@ class QueryWindow:
 
     def __str__(self) -> str:
         return f"[{self.str_time}, {self.end_time})"
-
-
-def day_window(day: date, zone_name: str) -> QueryWindow:
-    """The window for one local day: ``[00:00, next day 00:00)`` with the zone's offset at each end.
-
-    On a DST change the two ends carry different offsets and the window is 23 or 25 hours long.
-    """
-    zone = ZoneInfo(zone_name)
-    start = datetime.combine(day, time(0), tzinfo=zone)
-    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
-    # Convert each end to a fixed offset so isoformat prints it and arithmetic is absolute.
-    return QueryWindow(start.astimezone(_fixed(start)), end.astimezone(_fixed(end)))
-
-
-def _fixed(moment: datetime) -> tzinfo:
-    offset = moment.utcoffset()
-    assert offset is not None
-    return timezone(offset)

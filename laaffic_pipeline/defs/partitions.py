@@ -1,21 +1,20 @@
-"""Daily partitions in the account's time zone: one partition = one local day = one API window."""
+"""Daily partitions in the account's time zone: one partition = one local day = one API window.
 
-from __future__ import annotations
+Dagster owns the calendar: a partition's window is ``context.partition_time_window`` (or
+``daily_partitions.time_window_for_partition_key``), ``[00:00, next 00:00)`` local time, 23 or 25
+hours on a DST day. Nothing else in the pipeline derives a day's bounds.
+"""
 
-from datetime import date
+import dagster as dg
 
-from dagster import DailyPartitionsDefinition
+from laaffic_pipeline.api.window import QueryWindow
+from laaffic_pipeline.settings import load_settings
 
-from laaffic_pipeline.api.window import QueryWindow, day_window
-from laaffic_pipeline.settings import PipelineSettings
-
-
-def daily_partitions(settings: PipelineSettings) -> DailyPartitionsDefinition:
-    return DailyPartitionsDefinition(
-        start_date=settings.start_date.isoformat(), timezone=settings.timezone, fmt="%Y-%m-%d"
-    )
+daily_partitions = dg.DailyPartitionsDefinition(
+    start_date=load_settings().start_date.isoformat(), timezone=load_settings().timezone, fmt="%Y-%m-%d"
+)
 
 
-def partition_window(partitions_def: DailyPartitionsDefinition, partition_key: str) -> QueryWindow:
-    """The window a partition requests: its local day, ``[00:00, next 00:00)``, offsets at each end."""
-    return day_window(date.fromisoformat(partition_key), partitions_def.timezone)
+def query_window(time_window: dg.TimeWindow) -> QueryWindow:
+    """The API window of a Dagster time window: its two ends, each with its own UTC offset."""
+    return QueryWindow(time_window.start, time_window.end)

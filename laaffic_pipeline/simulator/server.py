@@ -31,11 +31,10 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
-from laaffic_pipeline.api.signing import CONTENT_TYPE, compute_sign
+from laaffic_pipeline.api.auth import CONTENT_TYPE, compute_sign
 from laaffic_pipeline.api.window import (
     MAX_WINDOW,
     format_api_time,
-    parse_api_time,
     retention_floor,
 )
 from laaffic_pipeline.simulator.faults import FaultConfig, malform
@@ -48,6 +47,13 @@ from laaffic_pipeline.simulator.records import (
     utc_days,
     window_rows,
 )
+
+def parse_api_time(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise ValueError(f"time {text!r} has no zone offset")
+    return moment
+
 
 BASE_PATH = "/v3/voice"
 QUERY_PATH = f"{BASE_PATH}/recordSipQuery"

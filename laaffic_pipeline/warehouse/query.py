@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -21,8 +20,9 @@ from typing import Any
 
 import duckdb
 
+from laaffic_pipeline.warehouse.connection import WarehouseLockedError, connect_waiting
+
 FORMATS = ("table", "csv", "json")
-_LOCK_ERROR = "Could not set lock on file"
 
 
 class WarehouseQueryError(RuntimeError):
@@ -75,21 +75,15 @@ def connect_read_only(database: str | Path, wait_s: float = 10.0) -> duckdb.Duck
             f"no warehouse at {database}: run the pipeline first (e.g. `make demo`) or point "
             "LAAFFIC_DUCKDB_PATH (or --database) at the file"
         )
-    deadline = time.monotonic() + wait_s
-    pause = 0.1
-    while True:
-        try:
-            return duckdb.connect(database, read_only=True)
-        except duckdb.Error as error:
-            if _LOCK_ERROR not in str(error):
-                raise WarehouseQueryError(str(error)) from None
-            if time.monotonic() + pause > deadline:
-                raise WarehouseQueryError(
-                    f"the warehouse is busy: another process is writing to it ({error}). "
-                    f"Waited {wait_s:g}s; try again, or wait longer with --wait."
-                ) from None
-        time.sleep(pause)
-        pause = min(pause * 2, 1.0)
+    try:
+        return connect_waiting(database, read_only=True, wait_s=wait_s, max_wait_s=1.0)
+    except WarehouseLockedError as error:
+        raise WarehouseQueryError(
+            f"the warehouse is busy, another process is writing to it: {error} "
+            f"Waited {wait_s:g}s; try again, or wait longer with --wait."
+        ) from None
+    except duckdb.Error as error:
+        raise WarehouseQueryError(str(error)) from None
 
 
 def format_table(columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> str:

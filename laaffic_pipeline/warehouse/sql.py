@@ -21,3 +21,14 @@ def run_sql(conn: duckdb.DuckDBPyConnection, name: str, params: Mapping[str, Any
     params = params or {}
     for statement in conn.extract_statements(load_sql(name)):
         conn.execute(statement, {key: params[key] for key in statement.named_parameters})
+
+
+def query_rows(
+    conn: duckdb.DuckDBPyConnection, name: str, params: Mapping[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """Every row of the one-query ``sql/<name>.sql`` as ``{column: value}``."""
+    params = params or {}
+    (statement,) = conn.extract_statements(load_sql(name))
+    cursor = conn.execute(statement, {key: params[key] for key in statement.named_parameters})
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]

@@ -1,19 +1,33 @@
-"""Stage fetched pages on disk as NDJSON so a large day never sits in Python memory twice."""
+"""Stage a read of a window on disk as NDJSON, and judge it in DuckDB without holding it in Python.
+
+Each read is two files in a staging folder: ``records-<n>.ndjson`` (one line per record:
+``{"page", "position", "fetched_at", "record"}``) and ``pages-<n>.ndjson`` (one line per page:
+what the API reported on it). DuckDB bulk-reads both in the landing transaction. Before that, the
+read's figures and its comparison with the previous read are computed by an in-memory DuckDB
+over the same files, so memory stays flat however large the day.
+"""
 
 from __future__ import annotations
 
 import json
-import logging
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
+import duckdb
 import orjson
 
-from laaffic_pipeline.api.client import LaafficClient
-from laaffic_pipeline.api.models import CallRecord
-from laaffic_pipeline.api.stable_read import StableRead, read_stable_window
-from laaffic_pipeline.api.window import QueryWindow
+from laaffic_pipeline.warehouse.consistency import page_count_problems
+from laaffic_pipeline.warehouse.sql import query_rows, run_sql
+
+
+class Page(Protocol):
+    """What a page of the API carries (the API client's page satisfies it)."""
+
+    total: int
+    pages: int
+    records: list[dict[str, Any]]
 
 
 def _json_line(value: dict[str, Any]) -> bytes:
@@ -25,58 +39,90 @@ def _json_line(value: dict[str, Any]) -> bytes:
         return (json.dumps(value, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
 
 
-class NdjsonStagingFile:
-    """A page sink writing one line per record: ``{"page", "position", "fetched_at", "record"}``.
+class StagedNdjsonRead:
+    """One read of a window written to ``folder`` as it arrives; a page sink for the API client."""
 
-    DuckDB bulk-reads the file with ``read_json`` in the landing transaction.
-    """
-
-    def __init__(self, path: Path):
-        self.path = path
+    def __init__(self, folder: Path, read: int, memory_limit: str = "1GB") -> None:
+        self.records_path = folder / f"records-{read}.ndjson"
+        self.pages_path = folder / f"pages-{read}.ndjson"
         self.records = 0
-        self._file: IO[bytes] | None = path.open("wb")
+        self._memory_limit = memory_limit
+        self._records: IO[bytes] | None = self.records_path.open("wb")
+        self._pages: IO[bytes] | None = self.pages_path.open("wb")
+        self._figures: dict[str, Any] | None = None
 
-    def write_page(self, page: int, fetched_at: datetime, records: list[CallRecord]) -> None:
-        assert self._file is not None, "staging file already closed"
+    def write_page(self, number: int, fetched_at: datetime, page: Page) -> None:
+        assert self._records is not None and self._pages is not None, "staged read already closed"
         stamp = fetched_at.isoformat()
-        self._file.writelines(
-            _json_line({"page": page, "position": position, "fetched_at": stamp, "record": record})
-            for position, record in enumerate(records)
+        self._records.writelines(
+            _json_line({"page": number, "position": position, "fetched_at": stamp, "record": record})
+            for position, record in enumerate(page.records)
         )
-        self.records += len(records)
+        self._pages.write(
+            _json_line(
+                {
+                    "page": number,
+                    "reported_total": page.total,
+                    "reported_pages": page.pages,
+                    "records_on_page": len(page.records),
+                    "fetched_at": stamp,
+                }
+            )
+        )
+        self.records += len(page.records)
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        for handle in (self._records, self._pages):
+            if handle is not None:
+                handle.close()
+        self._records = self._pages = None
 
     def discard(self) -> None:
         self.close()
-        self.path.unlink(missing_ok=True)
+        self.records_path.unlink(missing_ok=True)
+        self.pages_path.unlink(missing_ok=True)
 
+    def figures(self) -> dict[str, Any]:
+        """The read's page-count figures (see ``sql/staged_read_figures.sql``), computed once."""
+        if self._figures is None:
+            with self._duckdb() as conn:
+                (self._figures,) = query_rows(
+                    conn,
+                    "staged_read_figures",
+                    {"records_path": str(self.records_path), "pages_path": str(self.pages_path)},
+                )
+        return self._figures
 
-async def stage_stable_window(
-    client: LaafficClient,
-    window: QueryWindow,
-    folder: Path,
-    *,
-    max_reads: int = 5,
-    log: logging.Logger | Any = None,
-) -> StableRead:
-    """Read ``window`` until stable, one NDJSON file per read in ``folder`` (earlier reads deleted).
+    def problems(self) -> list[str]:
+        return page_count_problems(self.figures())
 
-    The returned read's ``sink`` is the closed staging file of the read to land.
-    """
-    files: list[NdjsonStagingFile] = []
+    def same_records(self, other: StagedNdjsonRead) -> bool:
+        """Same reported total and the same records (by identity) as ``other``."""
+        if self.figures()["reported_total"] != other.figures()["reported_total"]:
+            return False
+        with self._duckdb() as conn:
+            (row,) = query_rows(
+                conn,
+                "staged_reads_differ",
+                {"records_a": str(self.records_path), "records_b": str(other.records_path)},
+            )
+        return row["differing_records"] == 0
 
-    def new_sink(read: int) -> NdjsonStagingFile:
-        for old in files:
-            old.discard()
-        files.append(NdjsonStagingFile(folder / f"read-{read}.ndjson"))
-        return files[-1]
+    def page_summary(self) -> Mapping[str, Any]:
+        """Figures for the run's metadata: pages, reported total, records received."""
+        figures = self.figures()
+        return {
+            "pages_fetched": figures["pages_fetched"],
+            "reported_total": figures["reported_total"],
+            "records_received": figures["records_received"],
+        }
 
-    try:
-        return await read_stable_window(client, window, new_sink, max_reads=max_reads, log=log)
-    finally:
-        for file in files:
-            file.close()
+    def _duckdb(self) -> duckdb.DuckDBPyConnection:
+        conn = duckdb.connect(
+            config={
+                "memory_limit": self._memory_limit,
+                "temp_directory": str(self.records_path.parent / "duckdb-spill"),
+            }
+        )
+        run_sql(conn, "record_identity")
+        return conn

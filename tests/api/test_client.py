@@ -1,28 +1,42 @@
 import asyncio
 import email.utils
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import httpx
 import pytest
 
 from laaffic_pipeline.api import errors
+from laaffic_pipeline.api.auth import Credentials, compute_sign
 from laaffic_pipeline.api.client import (
     LaafficClient,
-    MemorySink,
-    QueryFilters,
-    RetrySettings,
     _retry_after,
     build_body,
 )
-from laaffic_pipeline.api.signing import Credentials, compute_sign
-from laaffic_pipeline.api.window import day_window
+from laaffic_pipeline.api.window import QueryWindow
 from tests.api.fake_api import FakeApi, make_records, status
 
 SECRET = "s3cret-value-never-shown"
 CREDENTIALS = Credentials("bDqJFiq9", SECRET)
-WINDOW = day_window(date(2022, 2, 18), "Asia/Shanghai")
-FAST_RETRY = RetrySettings(attempts=4, initial_wait_s=0, max_wait_s=0, jitter_s=0)
+SHANGHAI = timezone(timedelta(hours=8))
+WINDOW = QueryWindow(datetime(2022, 2, 18, tzinfo=SHANGHAI), datetime(2022, 2, 19, tzinfo=SHANGHAI))
+FAST_RETRY = {"retry_attempts": 4, "retry_initial_wait_s": 0, "retry_max_wait_s": 0, "retry_jitter_s": 0}
+
+
+class ListSink:
+    """Keeps each page's records by page number."""
+
+    def __init__(self) -> None:
+        self.pages: dict[int, list[dict]] = {}
+        self.reported: dict[int, tuple[int, int]] = {}
+
+    def write_page(self, number, fetched_at, page) -> None:
+        self.pages[number] = page.records
+        self.reported[number] = (page.total, page.pages)
+
+    @property
+    def records(self) -> list[dict]:
+        return [record for number in sorted(self.pages) for record in self.pages[number]]
 
 
 def run(coroutine):
@@ -30,7 +44,7 @@ def run(coroutine):
 
 
 def client_for(api: FakeApi, **options) -> LaafficClient:
-    options.setdefault("retry", FAST_RETRY)
+    options = {**FAST_RETRY, **options}
     return LaafficClient(CREDENTIALS, "https://api.example.test/v3/voice", transport=api.transport, **options)
 
 
@@ -64,7 +78,7 @@ def test_request_is_signed_and_shaped_exactly_like_the_doc():
 @pytest.mark.parametrize(("current", "size"), [(0, 20), (1, 0), (1, 101), (-3, 20), (1, True)])
 def test_invalid_page_parameters_are_refused_before_sending(current, size):
     with pytest.raises(ValueError, match="current|size"):
-        build_body(WINDOW, current, size, QueryFilters())
+        build_body(WINDOW, current, size)
 
 
 def test_page_size_outside_1_to_100_is_refused_at_construction():
@@ -110,7 +124,7 @@ def test_a_non_json_body_is_a_gateway_fault_retried_then_reported_with_the_excer
     api = FakeApi([], script={n: gateway for n in range(1, 10)})
     with pytest.raises(errors.NonJsonResponseError, match="not JSON.*gateway says hi"):
         run(fetch_page(api))
-    assert len(api.requests) == FAST_RETRY.attempts
+    assert len(api.requests) == FAST_RETRY["retry_attempts"]
 
 
 def test_json_in_the_wrong_shape_fails_the_page_at_once_with_the_excerpt():
@@ -172,29 +186,30 @@ def test_unknown_record_fields_are_kept():
 def test_window_paging_returns_every_record_once_with_a_page_log():
     records = make_records(1234)
     api = FakeApi(records)
-    sink = MemorySink()
+    sink = ListSink()
 
     async def fetch():
         async with client_for(api, concurrency=4) as client:
             return await client.fetch_window(WINDOW, sink)
 
-    logs = run(fetch())
+    assert run(fetch()) == 13
     assert sink.records == records
-    assert [log.page for log in logs] == list(range(1, 14))
-    assert [log.records for log in logs] == [100] * 12 + [34]
-    assert {(log.reported_total, log.reported_pages) for log in logs} == {(1234, 13)}
+    assert sorted(sink.pages) == list(range(1, 14))
+    assert [len(sink.pages[n]) for n in range(1, 14)] == [100] * 12 + [34]
+    assert set(sink.reported.values()) == {(1234, 13)}
     assert sorted(json.loads(r.content)["current"] for r in api.requests) == list(range(1, 14))
 
 
 def test_empty_window_is_one_page_with_no_records():
-    sink = MemorySink()
+    sink = ListSink()
 
     async def fetch():
         async with client_for(FakeApi([])) as client:
             return await client.fetch_window(WINDOW, sink)
 
-    (log,) = run(fetch())
-    assert (log.page, log.records, log.reported_total, log.reported_pages) == (1, 0, 0, 0)
+    assert run(fetch()) == 1
+    assert sink.pages == {1: []}
+    assert sink.reported == {1: (0, 0)}
 
 
 @pytest.mark.parametrize(
@@ -218,7 +233,7 @@ def test_transient_faults_give_up_after_the_configured_attempts():
     api = FakeApi([], script={n: status("-18", "still unusual") for n in range(1, 10)})
     with pytest.raises(errors.ServerUnusualError):
         run(fetch_page(api))
-    assert len(api.requests) == FAST_RETRY.attempts
+    assert len(api.requests) == FAST_RETRY["retry_attempts"]
 
 
 def test_expired_timestamp_is_retried_once_with_a_fresh_signature():
@@ -241,11 +256,12 @@ def test_client_repr_hides_the_secret():
 
 def test_each_retry_is_logged_with_attempt_error_and_wait_but_no_secret(caplog):
     api = FakeApi(make_records(1), script={1: status("-18", "Port program unusual")})
-    retry = RetrySettings(attempts=3, initial_wait_s=0.01, max_wait_s=0.01, jitter_s=0)
+    retry = {"retry_attempts": 3, "retry_initial_wait_s": 0.01, "retry_max_wait_s": 0.01}
     with caplog.at_level("WARNING"):
-        run(fetch_page(api, retry=retry, clock=lambda: 1630468800))
+        run(fetch_page(api, **retry, clock=lambda: 1630468800))
     (message,) = [record.getMessage() for record in caplog.records]
-    assert "page 1 attempt 1/3 failed (ServerUnusualError: Laaffic status -18" in message
+    assert "page 1 failed (ServerUnusualError: Laaffic status -18" in message
+    assert "at most 3 errors" in message
     assert "retrying in 0.01s" in message
     assert SECRET not in message
     assert compute_sign("bDqJFiq9", SECRET, "1630468800") not in message

@@ -1,17 +1,20 @@
+"""The re-read loop with the pipeline's own staged reads (NDJSON on disk, judged in DuckDB)."""
+
 import asyncio
 import json
-from datetime import date
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 
-from laaffic_pipeline.api.client import LaafficClient, MemorySink, RetrySettings
-from laaffic_pipeline.api.signing import Credentials
+from laaffic_pipeline.api.auth import Credentials
+from laaffic_pipeline.api.client import LaafficClient
 from laaffic_pipeline.api.stable_read import UnstableWindowError, read_stable_window
-from laaffic_pipeline.api.window import day_window
+from laaffic_pipeline.api.window import QueryWindow
+from laaffic_pipeline.warehouse.staging import StagedNdjsonRead
 from tests.api.fake_api import make_records, page_response
 
-WINDOW = day_window(date(2026, 11, 1), "UTC")
+WINDOW = QueryWindow(datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 2, tzinfo=UTC))
 
 
 class DriftingApi:
@@ -35,12 +38,9 @@ class DriftingApi:
         return response
 
 
-def read(api, max_reads=4):
-    sinks: list[MemorySink] = []
-
-    def new_sink(_read: int) -> MemorySink:
-        sinks.append(MemorySink())
-        return sinks[-1]
+def read(api, folder, max_reads=4):
+    def new_read(number: int) -> StagedNdjsonRead:
+        return StagedNdjsonRead(folder, number)
 
     async def go():
         client = LaafficClient(
@@ -48,45 +48,61 @@ def read(api, max_reads=4):
             "http://fake/v3/voice",
             page_size=10,
             transport=httpx.MockTransport(api),
-            retry=RetrySettings(attempts=1),
+            retry_attempts=1,
         )
         async with client:
-            return await read_stable_window(client, WINDOW, new_sink, max_reads=max_reads)
+            return await read_stable_window(client, WINDOW, new_read, max_reads=max_reads)
 
     return asyncio.run(go())
 
 
-def test_consistent_window_is_read_once():
-    result = read(DriftingApi([make_records(35)]))
+def staged_records(staged: StagedNdjsonRead) -> list[dict]:
+    lines = [json.loads(line) for line in staged.records_path.read_text().splitlines()]
+    return [line["record"] for line in sorted(lines, key=lambda line: (line["page"], line["position"]))]
+
+
+def test_consistent_window_is_read_once(tmp_path):
+    result = read(DriftingApi([make_records(35)]), tmp_path)
     assert result.reads == 1
-    assert result.sink.records == make_records(35)
+    assert staged_records(result.staged) == make_records(35)
     assert result.history == [[]]
 
 
-def test_window_that_grew_while_paging_is_reread_until_it_holds_still():
+def test_window_that_grew_while_paging_is_reread_until_it_holds_still(tmp_path):
     views = [make_records(35), make_records(38), make_records(40)]
-    result = read(DriftingApi(views))
+    result = read(DriftingApi(views), tmp_path)
     assert result.reads == 2
-    assert any("reported total changed while paging" in problem for problem in result.history[0])
-    assert result.sink.records == make_records(40)
+    assert any("different totals" in problem for problem in result.history[0])
+    assert staged_records(result.staged) == make_records(40)
 
 
-def test_api_whose_total_is_always_off_is_accepted_after_two_identical_reads():
-    result = read(DriftingApi([make_records(12)], reported_extra=4))
+def test_api_whose_total_is_always_off_is_accepted_after_two_identical_reads(tmp_path):
+    result = read(DriftingApi([make_records(12)], reported_extra=4), tmp_path)
     assert result.reads == 2
-    assert result.summary.reported_total == 16
-    assert result.summary.records_received == 12
+    assert result.staged.figures()["reported_total"] == 16
+    assert result.staged.figures()["records_received"] == 12
     assert any("reported total 16" in problem for problem in result.history[0])
 
 
-def test_duplicates_across_pages_are_detected_and_counted_once():
-    result = read(DriftingApi([make_records(25)], duplicate_on_page_2=True))
-    assert result.summary.records_received == 26
-    assert result.summary.distinct_records == 25
-    assert any("duplicate" in problem for problem in result.history[0])
+def test_duplicates_across_pages_are_detected(tmp_path):
+    result = read(DriftingApi([make_records(25)], duplicate_on_page_2=True), tmp_path)
+    figures = result.staged.figures()
+    assert figures["records_received"] == 26
+    assert figures["distinct_voice_ids"] == 25
+    assert any("distinct voice ids 25" in problem for problem in result.history[0])
 
 
-def test_never_agreeing_reads_raise_with_the_figures():
+def test_reads_with_the_same_total_but_other_records_do_not_agree(tmp_path):
+    # Same count and reported total each time, but one record replaced: not the same content.
+    first = make_records(12)
+    second = [*make_records(11), {"voiceId": "other", "cost": "0.01"}]
+    # Two requests (pages) per read: read 1 sees the first view, reads 2 and 3 the second.
+    result = read(DriftingApi([first, first, second], reported_extra=1), tmp_path)
+    assert result.reads == 3
+    assert staged_records(result.staged) == second
+
+
+def test_never_agreeing_reads_raise_with_the_figures(tmp_path):
     views = [make_records(n) for n in range(30, 60)]
     with pytest.raises(UnstableWindowError, match="did not hold still over 3 reads.*Nothing was stored"):
-        read(DriftingApi(views), max_reads=3)
+        read(DriftingApi(views), tmp_path, max_reads=3)

@@ -1,19 +1,36 @@
-"""Build the real definitions against a test simulator and a DuckDB file in a temp folder."""
+"""Load the real definitions against a test simulator and a DuckDB file in a temp folder.
+
+The definitions read their settings from ``LAAFFIC_*`` variables when their modules are imported,
+as Dagster loads them. ``load_definitions`` sets the variables and imports the ``defs`` modules
+afresh, so each test gets definitions built from its own environment.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import pytest
 from dagster import DagsterInstance, Definitions, ExecuteInProcessResult
 
-from laaffic_pipeline.definitions import build_definitions
-from laaffic_pipeline.defs.jobs import DAILY_JOB_NAME
-from laaffic_pipeline.settings import PipelineSettings
+from laaffic_pipeline.settings import PipelineSettings, env_name, load_settings
 from laaffic_pipeline.simulator import LaafficSimulator
 from tests.conftest import TEST_API_KEY, TEST_API_SECRET
+
+DAILY_JOB_NAME = "laaffic_daily"
+
+
+def load_definitions() -> Definitions:
+    """The code location as Dagster loads it, from the current environment."""
+    load_settings.cache_clear()
+    for name in list(sys.modules):
+        if name == "laaffic_pipeline.definitions" or name.startswith("laaffic_pipeline.defs"):
+            del sys.modules[name]
+    from laaffic_pipeline.definitions import defs
+
+    return defs()
 
 
 @dataclass
@@ -21,6 +38,10 @@ class Pipeline:
     settings: PipelineSettings
     defs: Definitions
     instance: DagsterInstance
+
+    @property
+    def duckdb_path(self) -> str:
+        return self.settings.warehouse.duckdb_path
 
     def run(self, partition_key: str, selection=None, run_config=None) -> ExecuteInProcessResult:
         return self.defs.resolve_job_def(DAILY_JOB_NAME).execute_in_process(
@@ -32,7 +53,7 @@ class Pipeline:
         )
 
     def query(self, sql: str, params=None) -> list[tuple]:
-        with duckdb.connect(self.settings.duckdb_path, read_only=True) as conn:
+        with duckdb.connect(self.duckdb_path, read_only=True) as conn:
             return conn.execute(sql, params or []).fetchall()
 
     @staticmethod
@@ -46,27 +67,45 @@ class Pipeline:
         return "\n".join(messages)
 
     @property
+    def partitions_def(self):
+        return self.defs.resolve_job_def(DAILY_JOB_NAME).partitions_def
+
+    @property
     def last_partition(self) -> str:
-        key = self.defs.resolve_job_def(DAILY_JOB_NAME).partitions_def.get_last_partition_key()
+        key = self.partitions_def.get_last_partition_key()
         assert key is not None
         return key
 
     def build_last_days(self, days: int) -> list[str]:
         """Run the daily job for each of the last ``days`` partitions, oldest first; their keys."""
-        keys = self.defs.resolve_job_def(DAILY_JOB_NAME).partitions_def.get_partition_keys()[-days:]
+        keys = self.partitions_def.get_partition_keys()[-days:]
         for key in keys:
             assert self.run(key).success, key
         return keys
 
 
+def set_pipeline_env(monkeypatch: pytest.MonkeyPatch, settings: dict[str, object]) -> None:
+    """Only the given ``LAAFFIC_*`` settings (by field name), everything else at its default."""
+    for name in list(__import__("os").environ):
+        if name.startswith("LAAFFIC_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("LAAFFIC_API_KEY", TEST_API_KEY)
+    monkeypatch.setenv("LAAFFIC_API_SECRET", TEST_API_SECRET)
+    for name, value in settings.items():
+        monkeypatch.setenv(env_name(name), str(value))
+
+
 def make_pipeline(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, simulator: LaafficSimulator, **overrides
 ) -> Pipeline:
-    monkeypatch.setenv("LAAFFIC_API_KEY", TEST_API_KEY)
-    monkeypatch.setenv("LAAFFIC_API_SECRET", TEST_API_SECRET)
-    settings = replace(
-        PipelineSettings.from_env({}),
-        base_url=simulator.base_url,
-        **{"duckdb_path": str(tmp_path / "warehouse" / "laaffic.duckdb"), "step_retries": 0, **overrides},
+    set_pipeline_env(
+        monkeypatch,
+        {
+            "base_url": simulator.base_url,
+            "duckdb_path": tmp_path / "warehouse" / "laaffic.duckdb",
+            "step_retries": 0,
+            **overrides,
+        },
     )
-    return Pipeline(settings, build_definitions(settings), DagsterInstance.ephemeral())
+    defs = load_definitions()
+    return Pipeline(load_settings(), defs, DagsterInstance.ephemeral())

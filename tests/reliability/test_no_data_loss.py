@@ -44,7 +44,7 @@ def wait_for(condition: Callable[[], bool], timeout_s: float, what: str) -> None
 def materialize_in_subprocess(pipeline: Pipeline, day: str, *options: str) -> subprocess.Popen:
     """``tests/reliability/materialize.py`` in its own process (credentials from the environment)."""
     command = [sys.executable, "-m", "tests.reliability.materialize"]
-    command += [pipeline.settings.base_url, pipeline.settings.duckdb_path, day, *options]
+    command += [pipeline.settings.client.base_url, pipeline.duckdb_path, day, *options]
     return subprocess.Popen(
         command, cwd=REPO_ROOT, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
@@ -70,14 +70,14 @@ def landed_day(monkeypatch, tmp_path, make_simulator) -> LandedDay:
     pipeline = make_pipeline(monkeypatch, tmp_path, simulator, page_size=50)
     day = pipeline.last_partition
     assert pipeline.run(day, RAW_ONLY).success
-    before = stored_partition(pipeline.settings.duckdb_path, day)
+    before = stored_partition(pipeline.duckdb_path, day)
     assert len(before["records"]) == 1000
     return LandedDay(pipeline, simulator, day, before)
 
 
 def test_killing_the_run_while_pages_are_fetched_leaves_the_file_byte_identical(landed_day):
     pipeline, simulator, day, before = landed_day
-    database = pipeline.settings.duckdb_path
+    database = pipeline.duckdb_path
     digest = file_digest(database)
     # Slow pages, and new records that would change the day if the run got to land it.
     simulator.faults = FaultConfig(latency_ms=250, late_arrivals=5, late_arrivals_max=500)
@@ -100,7 +100,7 @@ def test_killing_the_run_while_pages_are_fetched_leaves_the_file_byte_identical(
 
 def test_killing_the_run_inside_the_write_transaction_keeps_the_old_rows(landed_day, tmp_path):
     pipeline, simulator, day, before = landed_day
-    database = pipeline.settings.duckdb_path
+    database = pipeline.duckdb_path
     simulator.faults = FaultConfig(late_arrivals=5, late_arrivals_max=20)  # a different day
     marker = tmp_path / "inside-the-write"
 
@@ -130,8 +130,8 @@ def test_a_failure_inside_the_write_rolls_back_and_releases_the_file(landed_day,
 
     assert not result.success
     assert "No space left on device (injected)" in pipeline.failure_message(result)
-    assert stored_partition(pipeline.settings.duckdb_path, day) == before
-    assert_writable_by_another_process(pipeline.settings.duckdb_path)
+    assert stored_partition(pipeline.duckdb_path, day) == before
+    assert_writable_by_another_process(pipeline.duckdb_path)
 
 
 def test_a_refetch_with_fewer_records_is_refused_unless_the_run_config_allows_it(
@@ -148,7 +148,7 @@ def test_a_refetch_with_fewer_records_is_refused_unless_the_run_config_allows_it
     assert "returned 700 records but the warehouse holds 1000" in message
     assert "would lose 300 rows" in message
     assert "allow_fewer_rows: true" in message
-    assert stored_partition(pipeline.settings.duckdb_path, day) == before
+    assert stored_partition(pipeline.duckdb_path, day) == before
 
     allowed = shrunk.run(
         day, RAW_ONLY, run_config={"ops": {"raw__call_records": {"config": {"allow_fewer_rows": True}}}}

@@ -83,13 +83,13 @@ def test_no_secret_or_sign_reaches_logs_events_metadata_ui_or_warehouse(
                 repr(Credentials(TEST_API_KEY, TEST_API_SECRET)),
             ]
         ),
-        "duckdb text": duckdb_text(pipeline.settings.duckdb_path),
+        "duckdb text": duckdb_text(pipeline.duckdb_path),
     }
     for result in (succeeded, refused):
         run_id = result.run_id
         places[f"events {run_id}"] = " ".join(map(serialize_value, pipeline.instance.all_logs(run_id)))
         places[f"run {run_id}"] = serialize_value(pipeline.instance.get_run_by_id(run_id))
-    for path in [*home.rglob("*"), *Path(pipeline.settings.duckdb_path).parent.rglob("*")]:
+    for path in [*home.rglob("*"), *Path(pipeline.duckdb_path).parent.rglob("*")]:
         if path.is_file():
             places[str(path)] = path.read_bytes().decode("latin-1")
 

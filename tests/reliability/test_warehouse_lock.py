@@ -67,7 +67,7 @@ def test_the_write_waits_for_an_analysts_connection_and_lands_once_it_closes(
     day = pipeline.last_partition
     assert pipeline.run(day, RAW_ONLY).success  # creates the file the analyst opens
 
-    with analyst_holding(pipeline.settings.duckdb_path) as analyst:
+    with analyst_holding(pipeline.duckdb_path) as analyst:
         closer = threading.Timer(1.2, close, [analyst])
         closer.start()
         started = time.monotonic()
@@ -89,9 +89,9 @@ def test_the_write_gives_up_after_the_lock_timeout_and_keeps_the_stored_day(monk
     pipeline = make_pipeline(monkeypatch, tmp_path, simulator, duckdb_lock_timeout_s=1.5)
     day = pipeline.last_partition
     assert pipeline.run(day, RAW_ONLY).success
-    before = stored_partition(pipeline.settings.duckdb_path, day)
+    before = stored_partition(pipeline.duckdb_path, day)
 
-    with analyst_holding(pipeline.settings.duckdb_path) as analyst:
+    with analyst_holding(pipeline.duckdb_path) as analyst:
         started = time.monotonic()
         result = pipeline.run(day, RAW_ONLY)
         waited = time.monotonic() - started
@@ -103,7 +103,7 @@ def test_the_write_gives_up_after_the_lock_timeout_and_keeps_the_stored_day(monk
     assert "LAAFFIC_DUCKDB_LOCK_TIMEOUT_S" in message
     assert "nothing was written" in message
     assert len(lock_warnings(pipeline, result)) >= 2  # each wait is logged
-    assert stored_partition(pipeline.settings.duckdb_path, day) == before
+    assert stored_partition(pipeline.duckdb_path, day) == before
 
 
 def test_the_resource_is_a_duckdb_resource_that_keeps_the_connection_config(tmp_path):

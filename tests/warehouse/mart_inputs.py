@@ -10,10 +10,8 @@ from typing import Any
 
 import duckdb
 
-from laaffic_pipeline.api.models import PageLog
-from laaffic_pipeline.api.window import day_window
 from laaffic_pipeline.warehouse.landing import replace_raw_partition
-from laaffic_pipeline.warehouse.staging import NdjsonStagingFile
+from tests.staged import day_bounds, stage_pages
 
 # The record of the API document's response example, verbatim.
 DOC_SAMPLE_RECORD: dict[str, Any] = {
@@ -104,16 +102,8 @@ def land(
 ) -> None:
     """Stage ``pages`` as the API client would and replace ``day``'s raw partition with them."""
     fetched = list(fetched_at or [FETCHED_AT] * len(pages))
-    total = sum(len(page) for page in pages)
-    staging = NdjsonStagingFile(staging_dir / f"raw-{day}-{next(_staging_files)}.ndjson")
-    logs = []
-    for number, (records, stamp) in enumerate(zip(pages, fetched, strict=True), start=1):
-        staging.write_page(number, stamp, list(records))
-        logs.append(PageLog(number, total, len(pages), len(records), stamp))
-    staging.close()
-    replace_raw_partition(
-        conn, day, staging.path, logs, day_window(day, zone), reads=1, allow_fewer_rows=True
-    )
+    staged = stage_pages(staging_dir / f"raw-{day}-{next(_staging_files)}", pages, fetched)
+    replace_raw_partition(conn, day, staged, *day_bounds(day, zone), reads=1, allow_fewer_rows=True)
 
 
 def facts(conn: duckdb.DuckDBPyConnection, where: str = "true") -> list[dict[str, Any]]:

@@ -4,30 +4,17 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from laaffic_pipeline.api.models import PageLog
-from laaffic_pipeline.api.window import day_window
 from laaffic_pipeline.warehouse.landing import PartitionShrinkError, replace_raw_partition
-from laaffic_pipeline.warehouse.staging import NdjsonStagingFile
+from tests.staged import day_bounds, stage_pages
 
 DAY = date(2026, 11, 1)
 NEXT_DAY = date(2026, 11, 2)
 FETCHED = datetime(2026, 11, 3, 2, 0, tzinfo=UTC)
 
 
-def stage(path: Path, pages: list[list[dict]]) -> tuple[Path, list[PageLog]]:
-    staging = NdjsonStagingFile(path)
-    total = sum(len(page) for page in pages)
-    logs = []
-    for number, records in enumerate(pages, start=1):
-        staging.write_page(number, FETCHED, records)
-        logs.append(PageLog(number, total, len(pages), len(records), FETCHED))
-    staging.close()
-    return path, logs
-
-
 def land(conn, tmp_path: Path, day: date, pages: list[list[dict]], **options):
-    path, logs = stage(tmp_path / f"{day}.ndjson", pages)
-    return replace_raw_partition(conn, day, path, logs, day_window(day, "UTC"), reads=1, **options)
+    staged = stage_pages(tmp_path / f"{day}", pages, FETCHED)
+    return replace_raw_partition(conn, day, staged, *day_bounds(day), reads=1, **options)
 
 
 def stored(conn, day: date) -> list[tuple]:
@@ -92,11 +79,11 @@ def test_records_without_voice_id_are_kept(conn, tmp_path):
 def test_a_failure_inside_the_write_leaves_the_stored_partition_intact(conn, tmp_path):
     land(conn, tmp_path, DAY, [[{"voiceId": "a"}, {"voiceId": "b"}]])
     before = stored(conn, DAY)
-    broken, logs = stage(tmp_path / "broken.ndjson", [[{"voiceId": "x"}]])
-    with broken.open("a") as file:
+    broken = stage_pages(tmp_path / "broken", [[{"voiceId": "x"}]], FETCHED)
+    with broken.records_path.open("a") as file:
         file.write("{this is not json\n")
     with pytest.raises(duckdb.Error):
-        replace_raw_partition(conn, DAY, broken, logs, day_window(DAY, "UTC"), reads=1)
+        replace_raw_partition(conn, DAY, broken, *day_bounds(DAY), reads=1)
     assert stored(conn, DAY) == before
     assert conn.execute("SELECT count(*) FROM raw.call_record_pages").fetchone() == (1,)
 

@@ -9,15 +9,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import duckdb
 from dagster_duckdb import DuckDBResource
 
-from laaffic_pipeline.definitions import build_definitions
-from laaffic_pipeline.settings import PipelineSettings
-from tests.defs.pipeline import make_pipeline
+from tests.defs.pipeline import load_definitions, make_pipeline, set_pipeline_env
 
 PINNED_CLI = "v1.5.6"  # duckdb-cli in pyproject's dev extra
 
@@ -39,7 +36,7 @@ def test_a_warehouse_made_by_the_pipeline_answers_in_the_pinned_cli(monkeypatch,
     pipeline = make_pipeline(monkeypatch, tmp_path, simulator)
     day = pipeline.last_partition
     assert pipeline.run(day).success
-    database = Path(pipeline.settings.duckdb_path)
+    database = Path(pipeline.duckdb_path)
     expected = pipeline.query(
         """
         SELECT (SELECT count(*) FROM raw.call_records), (SELECT count(*) FROM marts.call_facts),
@@ -82,10 +79,10 @@ def test_duckdb_2_default_storage_would_not_open_in_it(tmp_path):
     assert "version number" in answered.stderr
 
 
-def test_every_warehouse_connection_of_the_pipeline_uses_the_configured_storage_version():
+def test_every_warehouse_connection_of_the_pipeline_uses_the_configured_storage_version(monkeypatch):
     """Assets and checks all reach DuckDB through this one resource; none creates the file otherwise."""
-    settings = replace(PipelineSettings(), duckdb_storage_version="v1.1.0")
-    resources = build_definitions(settings).resources
+    set_pipeline_env(monkeypatch, {"duckdb_storage_version": "v1.1.0"})
+    resources = load_definitions().resources
     warehouses = [resource for resource in resources.values() if isinstance(resource, DuckDBResource)]
     assert len(warehouses) == 1
     assert warehouses[0].connection_config["storage_compatibility_version"] == "v1.1.0"

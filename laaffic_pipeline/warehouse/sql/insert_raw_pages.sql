@@ -1,11 +1,19 @@
+-- One row per page of the accepted read, from its staged page log.
 INSERT INTO raw.call_record_pages
 SELECT
     $partition_date::DATE,
-    unnest($page::INTEGER[]),
-    unnest($reported_total::INTEGER[]),
-    unnest($reported_pages::INTEGER[]),
-    unnest($records_on_page::INTEGER[]),
-    unnest($fetched_at::TIMESTAMPTZ[]),
+    page,
+    reported_total,
+    reported_pages,
+    records_on_page,
+    fetched_at,
     $str_time,
     $end_time,
-    $reads;
+    $reads
+FROM read_json(
+    $pages_path,
+    format = 'newline_delimited',
+    columns = {page: 'INTEGER', reported_total: 'INTEGER', reported_pages: 'INTEGER',
+               records_on_page: 'INTEGER', fetched_at: 'TIMESTAMPTZ'}
+)
+ORDER BY page;

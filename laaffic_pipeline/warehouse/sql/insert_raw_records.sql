@@ -1,4 +1,5 @@
--- Bulk-load the staged NDJSON; a record repeated across pages is kept once (the latest copy).
+-- Bulk-load the staged NDJSON of the accepted read. A record the API repeated across pages is
+-- kept once (its latest copy, by record_identity); every field of every record is kept as sent.
 INSERT INTO raw.call_records
 SELECT
     $partition_date::DATE AS partition_date,
@@ -8,12 +9,12 @@ SELECT
     position,
     fetched_at
 FROM read_json(
-    $staging_path,
+    $records_path,
     format = 'newline_delimited',
     columns = {page: 'INTEGER', position: 'INTEGER', fetched_at: 'TIMESTAMPTZ', record: 'JSON'}
 )
 QUALIFY row_number() OVER (
-    PARTITION BY coalesce(NULLIF(record ->> 'voiceId', ''), record::VARCHAR)
+    PARTITION BY record_identity(record)
     ORDER BY fetched_at DESC, page DESC, position DESC
 ) = 1
 ORDER BY page, position;

@@ -14,15 +14,15 @@ from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
     AssetCheckSpec,
-    DailyPartitionsDefinition,
     MetadataValue,
     asset_check,
     multi_asset_check,
 )
-from dagster_duckdb import DuckDBResource
 
-from laaffic_pipeline.defs.mart_assets import CALL_FACTS_KEY, DAILY_COSTS_KEY, markdown_table
-from laaffic_pipeline.settings import PipelineSettings
+from laaffic_pipeline.defs.marts.assets import CALL_FACTS_KEY, DAILY_COSTS_KEY, markdown_table
+from laaffic_pipeline.defs.partitions import daily_partitions
+from laaffic_pipeline.defs.resources import WarehouseResource
+from laaffic_pipeline.settings import load_settings
 from laaffic_pipeline.warehouse.marts import query_all, query_one
 
 Figures = dict[str, Any]
@@ -143,48 +143,42 @@ def totals_result(per_currency: list[Figures]) -> AssetCheckResult:
     )
 
 
-def build_mart_checks(
-    partitions_def: DailyPartitionsDefinition,
-    max_flagged_share: float = PipelineSettings.max_flagged_share,
-) -> list[Any]:
-    """Every check on the marts; ``max_flagged_share`` comes from ``LAAFFIC_MAX_FLAGGED_SHARE``."""
+MAX_FLAGGED_SHARE = load_settings().max_flagged_share
 
-    @multi_asset_check(
-        name="call_facts_checks",
-        specs=[
-            AssetCheckSpec(name, asset=CALL_FACTS_KEY, description=description, partitions_def=partitions_def)
-            for name, description in CALL_FACTS_CHECKS.items()
-        ],
-        description=f"Checks on one day of marts.call_facts (max flagged share {max_flagged_share:.2%}).",
-    )
-    def call_facts_checks(
-        context: AssetCheckExecutionContext, duckdb: DuckDBResource
-    ) -> Iterator[AssetCheckResult]:
-        day = date.fromisoformat(context.partition_key)
-        with duckdb.get_connection() as conn:
-            voice_ids = query_one(conn, "check_call_facts_voice_ids", day)
-            required = query_one(conn, "check_call_facts_required_fields", day)
-            flagged = query_one(conn, "check_call_facts_flagged_share", day)
-            billing = query_one(conn, "check_call_facts_billing", day)
-        yield voice_id_unique_result(voice_ids)
-        yield voice_id_not_null_result(voice_ids)
-        yield required_fields_result(required)
-        yield flagged_share_result(flagged, max_flagged_share)
-        yield billing_result(billing)
 
-    @asset_check(
-        asset=DAILY_COSTS_KEY,
-        name="totals_match_call_facts",
-        partitions_def=partitions_def,
-        description="Per currency, the day's totals equal the same sums over marts.call_facts.",
-    )
-    def totals_match_call_facts(
-        context: AssetCheckExecutionContext, duckdb: DuckDBResource
-    ) -> AssetCheckResult:
-        with duckdb.get_connection() as conn:
-            per_currency = query_all(
-                conn, "check_daily_costs_totals", date.fromisoformat(context.partition_key)
-            )
-        return totals_result(per_currency)
+@multi_asset_check(
+    name="call_facts_checks",
+    specs=[
+        AssetCheckSpec(name, asset=CALL_FACTS_KEY, description=description, partitions_def=daily_partitions)
+        for name, description in CALL_FACTS_CHECKS.items()
+    ],
+    description=f"Checks on one day of marts.call_facts (max flagged share {MAX_FLAGGED_SHARE:.2%}).",
+)
+def call_facts_checks(
+    context: AssetCheckExecutionContext, duckdb: WarehouseResource
+) -> Iterator[AssetCheckResult]:
+    day = date.fromisoformat(context.partition_key)
+    with duckdb.get_connection() as conn:
+        voice_ids = query_one(conn, "check_call_facts_voice_ids", day)
+        required = query_one(conn, "check_call_facts_required_fields", day)
+        flagged = query_one(conn, "check_call_facts_flagged_share", day)
+        billing = query_one(conn, "check_call_facts_billing", day)
+    yield voice_id_unique_result(voice_ids)
+    yield voice_id_not_null_result(voice_ids)
+    yield required_fields_result(required)
+    yield flagged_share_result(flagged, MAX_FLAGGED_SHARE)
+    yield billing_result(billing)
 
-    return [call_facts_checks, totals_match_call_facts]
+
+@asset_check(
+    asset=DAILY_COSTS_KEY,
+    name="totals_match_call_facts",
+    partitions_def=daily_partitions,
+    description="Per currency, the day's totals equal the same sums over marts.call_facts.",
+)
+def totals_match_call_facts(
+    context: AssetCheckExecutionContext, duckdb: WarehouseResource
+) -> AssetCheckResult:
+    with duckdb.get_connection() as conn:
+        per_currency = query_all(conn, "check_daily_costs_totals", date.fromisoformat(context.partition_key))
+    return totals_result(per_currency)
