@@ -123,10 +123,11 @@ def _report(days: int, output: str | None) -> int:
     from pathlib import Path
 
     from laaffic_pipeline.report import write_report
-    from laaffic_pipeline.settings import load_settings
+    from laaffic_pipeline.settings import PipelineSettings
 
     try:
-        path = write_report(load_settings().warehouse.duckdb_path, Path(output) if output else None, days)
+        database = PipelineSettings.from_env().warehouse.duckdb_path
+        path = write_report(database, Path(output) if output else None, days)
     except WarehouseQueryError as error:
         print(error, file=sys.stderr)
         return 1
@@ -153,11 +154,11 @@ def add_sql_command(commands: argparse._SubParsersAction) -> None:
 
 
 def run_sql_command(args: argparse.Namespace) -> int:
-    from laaffic_pipeline.settings import load_settings
+    from laaffic_pipeline.settings import PipelineSettings
     from laaffic_pipeline.warehouse.query import query_read_only
 
     query = sys.stdin.read() if args.query == "-" else args.query
-    database = args.database or load_settings().warehouse.duckdb_path
+    database = args.database or PipelineSettings.from_env().warehouse.duckdb_path
     try:
         result = query_read_only(database, query, wait_s=args.wait)
     except WarehouseQueryError as error:

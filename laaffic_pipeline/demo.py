@@ -35,7 +35,8 @@ def run_demo(days: int = 7, records_per_day: int = 500, out: TextIO = sys.stdout
         partitions_def = job.partitions_def
         keys = partitions_def.get_partition_keys()[-days:]
         print(
-            f"Simulator on {simulator.base_url}; warehouse {settings.warehouse.duckdb_path}; Dagster home {home}",
+            f"Simulator on {simulator.base_url}; warehouse {settings.warehouse.duckdb_path}; "
+            f"Dagster home {home}",
             file=out,
         )
         failed = []

@@ -11,20 +11,20 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from dagster import DagsterInstance, ExecuteInProcessResult
 
-from laaffic_pipeline.definitions import build_definitions
 from laaffic_pipeline.defs.jobs import DAILY_JOB_NAME
-from laaffic_pipeline.defs.partitions import partition_window
-from laaffic_pipeline.defs.raw_assets import RAW_CALL_RECORDS_KEY
+from laaffic_pipeline.defs.laaffic.assets import RAW_CALL_RECORDS_KEY
+from laaffic_pipeline.defs.partitions import query_window
 from laaffic_pipeline.local_stack import simulator_environment
-from laaffic_pipeline.settings import PipelineSettings
+from laaffic_pipeline.settings import env_name, load_settings
 from laaffic_pipeline.simulator import FaultConfig
 from laaffic_pipeline.warehouse.query import connect_read_only
 
@@ -119,15 +119,14 @@ def run_scenario(scenario: FaultScenario, workdir: Path, records_per_day: int = 
     """Run the raw asset and its check for yesterday's partition under ``scenario``'s faults."""
     workdir.mkdir(parents=True, exist_ok=True)
     with simulator_environment(records_per_day=records_per_day) as simulator:
-        settings = replace(
-            PipelineSettings.from_env({}),
-            base_url=simulator.base_url,
-            duckdb_path=str(workdir / "laaffic.duckdb"),
-            **{**DRILL_SETTINGS, **scenario.settings},
-        )
-        job = build_definitions(settings).resolve_job_def(DAILY_JOB_NAME)
+        from tests.defs.pipeline import load_definitions  # this harness moves to tests/
+
+        overrides = {"duckdb_path": workdir / "laaffic.duckdb", **DRILL_SETTINGS, **scenario.settings}
+        os.environ.update({env_name(name): str(value) for name, value in overrides.items()})
+        job = load_definitions().resolve_job_def(DAILY_JOB_NAME)
+        settings = load_settings().warehouse
         day = job.partitions_def.get_last_partition_key()
-        window = partition_window(job.partitions_def, day)
+        window = query_window(job.partitions_def.time_window_for_partition_key(day))
         with DagsterInstance.ephemeral() as instance:
 
             def run() -> ExecuteInProcessResult:

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import dagster as dg
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from laaffic_pipeline.api.client import DEFAULT_BASE_URL, MAX_PAGE_SIZE
 
@@ -128,15 +128,17 @@ class PipelineSettings(BaseModel):
             ) from None
         return name
 
-    @model_validator(mode="after")
-    def _start_in_the_past(self) -> PipelineSettings:
-        today = datetime.now(ZoneInfo(self.timezone)).date()
-        if self.start_date > today:
+    @field_validator("start_date")
+    @classmethod
+    def _start_in_the_past(cls, start: date, info: ValidationInfo) -> date:
+        zone = info.data.get("timezone", "UTC")
+        today = datetime.now(ZoneInfo(zone)).date()
+        if start > today:
             raise ValueError(
-                f"start_date {self.start_date} is in the future (today is {today} in {self.timezone}); "
+                f"{start} is in the future (today is {today} in {zone}); "
                 "use a past date: partitions start there"
             )
-        return self
+        return start
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> PipelineSettings:
@@ -183,12 +185,11 @@ def _explain(error: ValidationError, env: Mapping[str, str]) -> str:
     lines = []
     for problem in error.errors():
         names = [part for part in problem["loc"] if isinstance(part, str) and part in fields]
-        if not names:  # a rule across fields (start_date in the future)
-            lines.append(f"{env_name('start_date')}: {problem['msg'].removeprefix('Value error, ')}")
-            continue
         name = names[-1]
         raw = env.get(env_name(name), "").strip()
         why = problem["msg"].removeprefix("Value error, ")
+        if fields[name].annotation is date:
+            why += "; use YYYY-MM-DD, e.g. 2026-01-01"
         lines.append(f"{env_name(name)}={raw!r} is not accepted: {why}{_accepted(fields[name])}")
     return "; ".join(lines)
 

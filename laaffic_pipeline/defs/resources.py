@@ -80,7 +80,7 @@ class WarehouseResource(DuckDBResource):
             config={"custom_user_agent": "dagster", **self.connection_config},
             log=self._log(),
             advice=(
-                "Nothing was written and the stored data is unchanged (LAAFFIC_DUCKDB_LOCK_TIMEOUT_S). "
+                "So nothing was written and the stored data is unchanged (LAAFFIC_DUCKDB_LOCK_TIMEOUT_S). "
                 "Ask whoever runs that process to close their connection to the file, then re-run."
             ),
         )

@@ -48,6 +48,7 @@ from laaffic_pipeline.simulator.records import (
     window_rows,
 )
 
+
 def parse_api_time(text: str) -> datetime:
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:

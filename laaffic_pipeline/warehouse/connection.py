@@ -66,7 +66,8 @@ def connect_waiting(
         log.warning(
             f"The warehouse {database} is locked by {lock_holder(error) if error else 'another process'}. "
             "DuckDB lets one process at a time open the file, and even a read-only connection blocks "
-            f"writers. Waiting {pause:.1f}s (try {state.attempt_number}, waited "
+            "writers: ask whoever runs that process to close their connection to this file. "
+            f"Waiting {pause:.1f}s (try {state.attempt_number}, waited "
             f"{state.seconds_since_start:.1f}s of {wait_s:g}s)."
         )
 

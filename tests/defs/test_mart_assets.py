@@ -1,39 +1,53 @@
-from datetime import date, timedelta
+from datetime import timedelta
 
 import duckdb
 import pytest
 from dagster import AssetKey, FreshnessPolicy
 
 from laaffic_pipeline.defs.column_docs import CALL_FACTS_SCHEMA, DAILY_COSTS_SCHEMA
-from laaffic_pipeline.defs.mart_assets import (
-    CALL_FACTS_KEY,
-    DAILY_COSTS_KEY,
-    build_mart_assets,
-    markdown_table,
-)
-from laaffic_pipeline.defs.partitions import daily_partitions
-from laaffic_pipeline.defs.raw_assets import RAW_CALL_RECORDS_KEY
-from laaffic_pipeline.settings import PipelineSettings
+from laaffic_pipeline.defs.laaffic.assets import RAW_CALL_RECORDS_KEY
+from laaffic_pipeline.defs.marts.assets import CALL_FACTS_KEY, DAILY_COSTS_KEY, markdown_table
 from laaffic_pipeline.warehouse.marts import ensure_mart_tables
+from tests.defs.pipeline import load_definitions, set_pipeline_env
 
-PARTITIONS = daily_partitions(PipelineSettings(timezone="Asia/Shanghai", start_date=date(2026, 1, 1)))
+
+@pytest.fixture(autouse=True)
+def shanghai(monkeypatch):
+    set_pipeline_env(monkeypatch, {"timezone": "Asia/Shanghai", "start_date": "2026-01-01"})
 
 
 def specs() -> dict[AssetKey, object]:
-    return {spec.key: spec for asset in build_mart_assets(PARTITIONS) for spec in asset.specs}
+    defs = load_definitions()
+    return {spec.key: spec for asset in defs.assets for spec in asset.specs}
 
 
 def test_marts_depend_on_raw_then_on_each_other():
     by_key = specs()
-    assert set(by_key) == {CALL_FACTS_KEY, DAILY_COSTS_KEY}
+    assert set(by_key) == {RAW_CALL_RECORDS_KEY, CALL_FACTS_KEY, DAILY_COSTS_KEY}
     assert [dep.asset_key for dep in by_key[CALL_FACTS_KEY].deps] == [RAW_CALL_RECORDS_KEY]
     assert [dep.asset_key for dep in by_key[DAILY_COSTS_KEY].deps] == [CALL_FACTS_KEY]
+
+
+def test_call_facts_of_a_day_declares_the_raw_day_before_it_reads():
+    spec = specs()[CALL_FACTS_KEY]
+    (dep,) = spec.deps
+    partitions = spec.partitions_def
+    day = partitions.empty_subset().with_partition_keys(["2026-03-10"])
+    upstream = dep.partition_mapping.get_upstream_mapped_partitions_result_for_partitions(
+        day, partitions, partitions
+    )
+    assert sorted(upstream.partitions_subset.get_partition_keys()) == ["2026-03-09", "2026-03-10"]
+    first = partitions.empty_subset().with_partition_keys(["2026-01-01"])  # no day before the first
+    upstream = dep.partition_mapping.get_upstream_mapped_partitions_result_for_partitions(
+        first, partitions, partitions
+    )
+    assert sorted(upstream.partitions_subset.get_partition_keys()) == ["2026-01-01"]
 
 
 @pytest.mark.parametrize("key", [CALL_FACTS_KEY, DAILY_COSTS_KEY])
 def test_each_mart_is_partitioned_grouped_and_fresh_daily(key):
     spec = specs()[key]
-    assert spec.partitions_def == PARTITIONS
+    assert spec.partitions_def.timezone == "Asia/Shanghai"
     assert spec.group_name == "marts"
     assert spec.kinds == {"duckdb"}
     # Due by 06:00 local each day, materialized within the 24 h before: a missed day shows as failing.

@@ -2,22 +2,20 @@ from datetime import timedelta
 
 import duckdb
 import pytest
-from dagster import AssetCheckSeverity, DagsterInstance, materialize
-from dagster_duckdb import DuckDBResource
+from dagster import AssetCheckSeverity, DagsterInstance
 
-from laaffic_pipeline.defs.mart_assets import CALL_FACTS_KEY, DAILY_COSTS_KEY, build_mart_assets
-from laaffic_pipeline.defs.mart_checks import (
+from laaffic_pipeline.defs.marts.assets import CALL_FACTS_KEY, DAILY_COSTS_KEY
+from laaffic_pipeline.defs.marts.checks import (
     billing_result,
-    build_mart_checks,
     flagged_share_result,
     required_fields_result,
     totals_result,
     voice_id_not_null_result,
     voice_id_unique_result,
 )
-from laaffic_pipeline.defs.partitions import daily_partitions
 from laaffic_pipeline.settings import PipelineSettings
 from laaffic_pipeline.warehouse.marts import query_all, query_one, rebuild_call_facts, rebuild_daily_costs
+from tests.defs.pipeline import load_definitions, set_pipeline_env
 from tests.warehouse.mart_inputs import DAY, MISSING, call, land, unanswered
 
 PREVIOUS_DAY = DAY - timedelta(days=1)
@@ -140,7 +138,7 @@ def test_totals_differing_from_the_facts_fail_for_that_currency(conn, tmp_path):
     ].value == ["EUR", None]
 
 
-def test_marts_and_checks_run_in_dagster_for_one_partition(tmp_path):
+def test_marts_and_checks_run_in_dagster_for_one_partition(monkeypatch, tmp_path):
     database = tmp_path / "w.duckdb"
     with duckdb.connect(str(database)) as conn:  # the raw asset's work, done directly
         land(
@@ -149,13 +147,18 @@ def test_marts_and_checks_run_in_dagster_for_one_partition(tmp_path):
             DAY,
             [[call("a"), call("b", currency="EUR"), call("c", cost="N/A"), unanswered("d")]],
         )
-    partitions_def = daily_partitions(PipelineSettings(start_date=DAY - timedelta(days=3)))
-
-    result = materialize(
-        [*build_mart_assets(partitions_def), *build_mart_checks(partitions_def, max_flagged_share=0.5)],
-        partition_key=DAY.isoformat(),
-        resources={"duckdb": DuckDBResource(database=str(database))},
-        instance=DagsterInstance.ephemeral(),
+    set_pipeline_env(
+        monkeypatch,
+        {"start_date": DAY - timedelta(days=3), "duckdb_path": database, "max_flagged_share": 0.5},
+    )
+    result = (
+        load_definitions()
+        .resolve_job_def("laaffic_daily")
+        .execute_in_process(
+            partition_key=DAY.isoformat(),
+            asset_selection=[CALL_FACTS_KEY, DAILY_COSTS_KEY],
+            instance=DagsterInstance.ephemeral(),
+        )
     )
 
     assert result.success

@@ -1,18 +1,19 @@
 """The page-count check on the API document's own response example: total 5, one record."""
 
 import asyncio
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 
 import duckdb
 import httpx
 
-from laaffic_pipeline.api.client import LaafficClient, RetrySettings
-from laaffic_pipeline.api.signing import Credentials
-from laaffic_pipeline.api.window import day_window
-from laaffic_pipeline.defs.checks import page_count_problems
+from laaffic_pipeline.api.auth import Credentials
+from laaffic_pipeline.api.client import LaafficClient
+from laaffic_pipeline.api.stable_read import read_stable_window
+from laaffic_pipeline.api.window import QueryWindow
+from laaffic_pipeline.warehouse.consistency import page_count_problems
 from laaffic_pipeline.warehouse.landing import replace_raw_partition
-from laaffic_pipeline.warehouse.sql import load_sql
-from laaffic_pipeline.warehouse.staging import stage_stable_window
+from laaffic_pipeline.warehouse.sql import query_rows
+from laaffic_pipeline.warehouse.staging import StagedNdjsonRead
 from tests.warehouse.mart_inputs import DOC_SAMPLE_RECORD
 
 DAY = date(2022, 1, 18)
@@ -30,18 +31,19 @@ def land_doc_response(tmp_path, conn, total: int = 5) -> dict:
         "https://api.example.test/v3/voice",
         page_size=20,
         transport=httpx.MockTransport(lambda request: httpx.Response(200, json=doc_response(total))),
-        retry=RetrySettings(attempts=1),
+        retry_attempts=1,
     )
-    window = day_window(DAY, "Asia/Shanghai")
+    shanghai = timezone(timedelta(hours=8))
+    window = QueryWindow(datetime(2022, 1, 18, tzinfo=shanghai), datetime(2022, 1, 19, tzinfo=shanghai))
 
     async def read():
         async with client:
-            return await stage_stable_window(client, window, tmp_path)
+            return await read_stable_window(client, window, lambda n: StagedNdjsonRead(tmp_path, n))
 
     result = asyncio.run(read())
-    replace_raw_partition(conn, DAY, result.sink.path, result.summary.pages, window, result.reads)
-    cursor = conn.execute(load_sql("page_count_consistency"), {"partition_date": DAY})
-    return dict(zip([column[0] for column in cursor.description], cursor.fetchone(), strict=True))
+    replace_raw_partition(conn, DAY, result.staged, window.str_time, window.end_time, result.reads)
+    (figures,) = query_rows(conn, "page_count_consistency", {"partition_date": DAY})
+    return figures
 
 
 def test_the_doc_sample_response_lands_its_record_and_fails_the_page_check(tmp_path):

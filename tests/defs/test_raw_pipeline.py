@@ -1,13 +1,14 @@
 """The raw asset end to end: Dagster run -> real HTTP to the simulator -> a DuckDB file on disk."""
 
 import json
+from datetime import date
 
 from dagster import AssetCheckKey, AssetKey
 
-from laaffic_pipeline.defs.partitions import partition_window
-from laaffic_pipeline.defs.raw_assets import RAW_CALL_RECORDS_KEY
+from laaffic_pipeline.defs.laaffic.assets import RAW_CALL_RECORDS_KEY
 from laaffic_pipeline.simulator import FaultConfig
 from tests.defs.pipeline import make_pipeline
+from tests.staged import day_bounds
 
 RAW_ONLY = [RAW_CALL_RECORDS_KEY]
 PAGE_CHECK = AssetCheckKey(RAW_CALL_RECORDS_KEY, "page_count_consistency")
@@ -21,8 +22,7 @@ def landed(pipeline, day: str) -> list[dict]:
 
 
 def truth(pipeline, simulator, day: str) -> list[dict]:
-    window = partition_window(pipeline.defs.resolve_job_def("laaffic_daily").partitions_def, day)
-    return simulator.records_for_window(window.str_time, window.end_time)
+    return simulator.records_for_window(*day_bounds(date.fromisoformat(day), pipeline.settings.timezone))
 
 
 def test_a_day_lands_exactly_the_simulators_records(monkeypatch, tmp_path, make_simulator):
@@ -40,8 +40,7 @@ def test_a_day_lands_exactly_the_simulators_records(monkeypatch, tmp_path, make_
     metadata = materialization.metadata
     assert metadata["dagster/row_count"].value == len(expected)
     assert metadata["pages_fetched"].value == -(-len(expected) // 50)
-    window = partition_window(pipeline.defs.resolve_job_def("laaffic_daily").partitions_def, day)
-    assert metadata["window"].value == f"{window.str_time} .. {window.end_time}"
+    assert metadata["window"].value == "{} .. {}".format(*day_bounds(date.fromisoformat(day)))
     (check,) = result.get_asset_check_evaluations()
     assert check.asset_check_key == PAGE_CHECK
     assert check.passed, check.description

@@ -10,16 +10,14 @@ touches MARKER and sleeps, so a test can kill the process at the worst moment.
 from __future__ import annotations
 
 import argparse
+import os
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from dagster import DagsterInstance
 
-from laaffic_pipeline.definitions import build_definitions
-from laaffic_pipeline.defs.jobs import DAILY_JOB_NAME
-from laaffic_pipeline.defs.raw_assets import RAW_CALL_RECORDS_KEY
-from laaffic_pipeline.settings import PipelineSettings
+from laaffic_pipeline.definitions import defs
+from laaffic_pipeline.defs.laaffic.assets import RAW_CALL_RECORDS_KEY
 from laaffic_pipeline.warehouse import landing
 
 
@@ -44,15 +42,14 @@ def main() -> int:
     args = parser.parse_args()
     if args.pause_in_write:
         pause_inside_the_write(args.pause_in_write)
-    settings = replace(
-        PipelineSettings.from_env({}),
-        base_url=args.base_url,
-        duckdb_path=args.duckdb_path,
-        page_size=50,
-        concurrency=2,
-        step_retries=0,
+    os.environ.update(
+        LAAFFIC_BASE_URL=args.base_url,
+        LAAFFIC_DUCKDB_PATH=args.duckdb_path,
+        LAAFFIC_PAGE_SIZE="50",
+        LAAFFIC_CONCURRENCY="2",
+        LAAFFIC_STEP_RETRIES="0",
     )
-    job = build_definitions(settings).resolve_job_def(DAILY_JOB_NAME)
+    job = defs().resolve_job_def("laaffic_daily")
     result = job.execute_in_process(
         partition_key=args.partition,
         instance=DagsterInstance.ephemeral(),

@@ -13,26 +13,25 @@ import sys
 import threading
 import time
 from collections import Counter
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 import pytest
 from dagster import DagsterInvalidConfigError
 
-from laaffic_pipeline.api.client import LaafficClient, RetrySettings
+from laaffic_pipeline.api.auth import Credentials
+from laaffic_pipeline.api.client import LaafficClient
 from laaffic_pipeline.api.errors import TlsVerificationError
-from laaffic_pipeline.api.signing import Credentials
-from laaffic_pipeline.api.window import day_window
+from laaffic_pipeline.api.window import QueryWindow
 from laaffic_pipeline.settings import PipelineSettings, SettingsError
 from laaffic_pipeline.simulator import FaultConfig
 from laaffic_pipeline.simulator.faults import HUGE_STRING_CHARS, malformation_for
-from laaffic_pipeline.warehouse.staging import NdjsonStagingFile
 from tests.defs.pipeline import make_pipeline
 from tests.defs.test_raw_pipeline import RAW_ONLY, landed, truth
+from tests.staged import stage_pages
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-TODAY = date(2026, 11, 27)
 
 
 @pytest.mark.parametrize(
@@ -47,7 +46,7 @@ TODAY = date(2026, 11, 27)
         ("LAAFFIC_CONCURRENCY", "0", "accepted: 1 to 64"),
         ("LAAFFIC_RETRY_ATTEMPTS", "0", "accepted: 1 to 20"),
         ("LAAFFIC_MAX_READS", "1", "accepted: 2 to 20"),
-        ("LAAFFIC_REQUESTS_PER_SECOND", "-5", "accepted: 0.01 to 10000"),
+        ("LAAFFIC_REQUESTS_PER_SECOND", "-5", "accepted: more than 0 to 10000"),
         ("LAAFFIC_DUCKDB_LOCK_TIMEOUT_S", "-1", "accepted: 0 to 86400"),
         ("LAAFFIC_BASE_URL", "http://api.laaffic.com/v3/voice", "use an https:// URL"),
         ("LAAFFIC_BASE_URL", "api.laaffic.com/v3/voice", "use an https:// URL"),
@@ -55,7 +54,7 @@ TODAY = date(2026, 11, 27)
 )
 def test_a_bad_setting_is_refused_naming_it_and_the_accepted_values(name, value, accepted):
     with pytest.raises(SettingsError) as refused:
-        PipelineSettings.from_env({name: value}, today=TODAY)
+        PipelineSettings.from_env({name: value})
     assert f"{name}=" in str(refused.value)
     assert accepted in str(refused.value)
 
@@ -63,7 +62,7 @@ def test_a_bad_setting_is_refused_naming_it_and_the_accepted_values(name, value,
 def test_the_code_location_fails_to_load_with_a_bad_setting():
     env = {**os.environ, "LAAFFIC_TIMEZONE": "Mars/Olympus_Mons"}
     loaded = subprocess.run(
-        [sys.executable, "-c", "import laaffic_pipeline.definitions"],
+        [sys.executable, "-c", "from laaffic_pipeline.definitions import defs; defs()"],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,
@@ -71,7 +70,7 @@ def test_the_code_location_fails_to_load_with_a_bad_setting():
         timeout=120,
     )
     assert loaded.returncode != 0
-    assert "LAAFFIC_TIMEZONE='Mars/Olympus_Mons' is not a known IANA time zone" in loaded.stderr
+    assert "LAAFFIC_TIMEZONE='Mars/Olympus_Mons' is not accepted: not a known IANA time zone" in loaded.stderr
 
 
 def test_a_missing_api_key_fails_at_run_start_before_any_request(monkeypatch, tmp_path, simulator):
@@ -171,9 +170,10 @@ def tls_server(tmp_path):
 
 def test_tls_certificates_are_verified_and_a_bad_one_is_not_retried(tls_server):
     async def fetch():
-        retry = RetrySettings(attempts=5, initial_wait_s=1, max_wait_s=1, jitter_s=0)
-        async with LaafficClient(Credentials("k", "s"), tls_server, retry=retry) as client:
-            await client.fetch_page(day_window(date(2026, 11, 26), "UTC"), 1)
+        retry = {"retry_attempts": 5, "retry_initial_wait_s": 1, "retry_max_wait_s": 1, "retry_jitter_s": 0}
+        window = QueryWindow(datetime(2026, 11, 26, tzinfo=UTC), datetime(2026, 11, 27, tzinfo=UTC))
+        async with LaafficClient(Credentials("k", "s"), tls_server, **retry) as client:
+            await client.fetch_page(window, 1)
             return client
 
     started = time.monotonic()
@@ -185,15 +185,13 @@ def test_tls_certificates_are_verified_and_a_bad_one_is_not_retried(tls_server):
 def test_records_of_every_shape_survive_the_page_sink_unchanged(tmp_path):
     # The staging file keeps non-ASCII text and huge strings byte for byte (no ASCII escaping).
     record = {"voiceId": "1", "phoneName": "Zürich-電話", "terminationReason": "x" * 100_000, "n": [1, None]}
-    sink = NdjsonStagingFile(tmp_path / "page.ndjson")
-    sink.write_page(1, datetime.now(UTC), [record])
-    sink.close()
-    (line,) = (tmp_path / "page.ndjson").read_text(encoding="utf-8").splitlines()
+    staged = stage_pages(tmp_path, [[record]], datetime.now(UTC))
+    (line,) = staged.records_path.read_text(encoding="utf-8").splitlines()
     assert json.loads(line)["record"] == record
     assert "Zürich-電話" in line
     with duckdb.connect() as conn:
         (stored,) = conn.execute(
             "SELECT record FROM read_json(?, format='newline_delimited', columns={record: 'JSON'})",
-            [str(tmp_path / "page.ndjson")],
+            [str(staged.records_path)],
         ).fetchone()
     assert json.loads(stored) == record

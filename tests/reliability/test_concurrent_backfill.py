@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -22,10 +23,9 @@ from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFil
 from dagster._core.instance.ref import InstanceRef
 
 from laaffic_pipeline.defs.jobs import DAILY_JOB_NAME
-from laaffic_pipeline.defs.partitions import daily_partitions, partition_window
-from laaffic_pipeline.settings import PipelineSettings
 from laaffic_pipeline.simulator import FaultConfig
 from tests.conftest import TEST_API_KEY, TEST_API_SECRET
+from tests.staged import day_bounds
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -86,8 +86,8 @@ def test_a_backfill_of_six_days_runs_four_at_a_time_without_lock_errors(tmp_path
         "LAAFFIC_CONCURRENCY": "2",
         "LAAFFIC_STEP_RETRIES": "0",  # a lock error must not be hidden by a step retry
     }
-    partitions_def = daily_partitions(PipelineSettings.from_env(env))
-    keys = partitions_def.get_partition_keys()[-PARTITIONS:]
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    keys = [(yesterday - timedelta(days=n)).isoformat() for n in range(PARTITIONS - 1, -1, -1)]
 
     # Queue the runs first (the CLI creates the instance's SQLite storage), then start the daemon.
     queued = subprocess.run(
@@ -148,10 +148,10 @@ def test_a_backfill_of_six_days_runs_four_at_a_time_without_lock_errors(tmp_path
 
     with duckdb.connect(str(warehouse), read_only=True) as conn:
         for key in keys:
-            window = partition_window(partitions_def, key)
+            window = day_bounds(date.fromisoformat(key))
             rows = conn.execute(
                 "SELECT record FROM raw.call_records WHERE partition_date = ? ORDER BY page, position", [key]
             ).fetchall()
             stored = [json.loads(row[0]) for row in rows]
-            assert stored == simulator.records_for_window(window.str_time, window.end_time), key
+            assert stored == simulator.records_for_window(*window), key
             assert conn.execute("SELECT count(*) FROM marts.call_facts WHERE call_date = ?", [key]).fetchone()

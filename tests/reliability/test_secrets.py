@@ -18,7 +18,7 @@ from dagster import DagsterInstance
 from dagster._core.remote_representation.external_data import RepositorySnap
 from dagster._serdes import serialize_value
 
-from laaffic_pipeline.api.signing import Credentials, compute_sign
+from laaffic_pipeline.api.auth import Credentials, compute_sign
 from laaffic_pipeline.defs.resources import LaafficApiResource
 from laaffic_pipeline.simulator import FaultConfig
 from tests.conftest import TEST_API_KEY, TEST_API_SECRET

@@ -18,8 +18,9 @@ import duckdb
 import pytest
 from dagster_duckdb import DuckDBResource
 
-from laaffic_pipeline.defs.resources import WarehouseLockedError, WarehouseResource
+from laaffic_pipeline.defs.resources import WarehouseResource
 from laaffic_pipeline.fault_drill import stored_partition
+from laaffic_pipeline.warehouse.connection import WarehouseLockedError
 from tests.defs.pipeline import make_pipeline
 from tests.defs.test_raw_pipeline import RAW_ONLY, landed, truth
 

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from laaffic_pipeline.api.signing import compute_sign
+from laaffic_pipeline.api.auth import compute_sign
 from laaffic_pipeline.api.window import day_window, format_api_time, parse_api_time
 from laaffic_pipeline.simulator import FaultConfig, LaafficSimulator
 from tests.conftest import TEST_API_KEY, TEST_API_SECRET
