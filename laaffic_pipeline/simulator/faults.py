@@ -127,12 +127,11 @@ class FaultConfig:
         for name in NON_NEGATIVE_FIELDS:
             if getattr(self, name) < 0:
                 raise ValueError(f"fault {name} must not be negative")
-        object.__setattr__(self, "allowed_ips", tuple(self.allowed_ips))
-        for address in self.allowed_ips:
-            try:
-                ipaddress.ip_address(address)
-            except ValueError:
-                raise ValueError(f"fault allowed_ips: {address!r} is not an IP address") from None
+        try:  # written the way the server sees a client's address: "::1", not "0:0:0:0:0:0:0:1"
+            allowed = tuple(str(ipaddress.ip_address(str(address))) for address in self.allowed_ips)
+        except ValueError as error:
+            raise ValueError(f"fault allowed_ips: {error}") from None
+        object.__setattr__(self, "allowed_ips", allowed)
         if self.extra_field in DOC_RECORD_FIELDS or self.extra_field in SETTLEMENT_FIELDS:
             raise ValueError(f"fault extra_field {self.extra_field!r} is a field the records already have")
         if self.changed_type_field and self.changed_type_field not in TYPE_CHANGES:

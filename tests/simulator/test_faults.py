@@ -168,3 +168,12 @@ def test_faults_can_be_replaced_while_serving(api, simulator, recent_window):
     assert api.page(simulator, recent_window, size=1)["status"] == "0"
     with pytest.raises(TypeError):
         simulator.faults = {"status_18_rate": 1.0}
+
+
+def test_allowed_ips_are_addresses_written_as_the_server_sees_them():
+    assert FaultConfig(allowed_ips=["0:0:0:0:0:0:0:1", "127.0.0.1"]).allowed_ips == ("::1", "127.0.0.1")
+    assert FaultConfig().merged({"allowed_ips": []}) == FaultConfig()
+    with pytest.raises(ValueError, match="allowed_ips"):
+        FaultConfig(allowed_ips=["localhost"])
+    with pytest.raises(ValueError, match="allowed_ips"):
+        FaultConfig(allowed_ips="127.0.0.1")
