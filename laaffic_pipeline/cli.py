@@ -9,6 +9,7 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from typing import Any
 
 from laaffic_pipeline.local_stack import run_dev
 from laaffic_pipeline.simulator import FaultConfig, LaafficSimulator
@@ -42,11 +43,20 @@ def add_simulate_command(commands: argparse._SubParsersAction) -> None:
         faults.add_argument(
             f"--{spec.name.replace('_', '-')}",
             dest=spec.name,
-            type=int if spec.type == "int" else float,
             default=spec.default,
             help=spec.metadata.get("help"),
+            **_fault_flag(spec.type),
         )
     parser.set_defaults(run=run_simulate, parser=parser)
+
+
+def _fault_flag(annotation: str) -> dict[str, Any]:
+    """How a ``FaultConfig`` field of this type is given on the command line."""
+    if annotation == "bool":
+        return {"action": argparse.BooleanOptionalAction}
+    if annotation == "tuple[str, ...]":
+        return {"nargs": "+", "metavar": "VALUE"}
+    return {"type": {"int": int, "float": float, "str": str}[annotation]}
 
 
 def run_simulate(args: argparse.Namespace) -> int:

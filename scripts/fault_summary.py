@@ -2,11 +2,12 @@
 
     .venv/bin/python scripts/fault_summary.py     (or: make faults)
 
-For every scenario of ``laaffic_pipeline.fault_drill`` it runs ``raw/call_records`` and its check
-through Dagster against a fresh simulator over loopback HTTP into a fresh DuckDB file, then
-prints one table row (requests sent, retries, reads of the window, records landed against the
-simulator's own records, outcome, seconds) and finally one JSON line ``FAULTS {...}``.
-Exits 1 if any scenario did not end as expected.
+For every scenario of the test harness ``tests/reliability/fault_drill.py`` it runs
+``raw/call_records`` and its check through Dagster against a fresh simulator over loopback HTTP
+into a fresh DuckDB file, judges it with the tests' own ``verdict`` (landed against the
+simulator's ``records_for_local_day``, outcome against the scenario), then prints one table row
+(requests sent, retries, reads of the window, records landed and expected, outcome, seconds) and
+finally one JSON line ``FAULTS {...}``. Exits 1 if any scenario did not end as expected.
 """
 
 from __future__ import annotations
@@ -17,24 +18,27 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from laaffic_pipeline.fault_drill import RUN_FAILS, SCENARIOS, DrillResult, run_scenario
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the harness lives in tests/
+
+from tests.reliability.fault_drill import RUN_FAILS, SCENARIOS, DrillRun, run_scenario
+from tests.reliability.test_fault_matrix import Verdict, verdict
 
 COLUMNS = ("fault", "requests", "retries", "reads", "landed", "expected", "exact?", "outcome", "seconds")
 
 
-def row(result: DrillResult) -> tuple[str, ...]:
-    if result.expect == RUN_FAILS:
-        exact = "kept" if result.exact else "LOST"  # the day stored before the failed run
+def row(result: DrillRun, judged: Verdict) -> tuple[str, ...]:
+    if result.scenario.expect == RUN_FAILS:
+        exact = "kept" if judged.exact else "LOST"  # the day stored before the failed run
     else:
-        exact = "yes" if result.exact else "NO"
-    outcome = result.outcome + ("" if result.as_expected else " (UNEXPECTED)")
+        exact = "yes" if judged.exact else "NO"
+    outcome = result.outcome + ("" if judged.as_expected else " (UNEXPECTED)")
     return (
-        result.scenario,
+        result.scenario.name,
         str(result.requests),
         str(result.retries),
         str(result.reads),
-        str(result.landed),
-        str(result.expected),
+        str(len(result.landed)),
+        str(len(result.truth)),
         exact,
         outcome,
         f"{result.seconds:.2f}",
@@ -46,9 +50,10 @@ def main() -> int:
     results = []
     with tempfile.TemporaryDirectory(prefix="fault-summary-") as workdir:
         for number, scenario in enumerate(SCENARIOS):
-            results.append(run_scenario(scenario, Path(workdir) / str(number)))
+            run = run_scenario(scenario, Path(workdir) / str(number))
+            results.append((run, verdict(run)))
             print(f"  ran {scenario.name}", file=sys.stderr, flush=True)
-    rows = [COLUMNS, *map(row, results)]
+    rows = [COLUMNS, *(row(run, judged) for run, judged in results)]
     widths = [max(len(cells[i]) for cells in rows) for i in range(len(COLUMNS))]
     numeric = {1, 2, 3, 4, 5, 8}
     for index, cells in enumerate(rows):
@@ -60,12 +65,13 @@ def main() -> int:
         )
         if index == 0:
             print("  ".join("-" * width for width in widths))
-    unexpected = [result.scenario for result in results if not result.as_expected]
+    unexpected = [run.scenario.name for run, judged in results if not judged.as_expected]
     print(f"\n{len(results) - len(unexpected)}/{len(results)} scenarios ended as expected", end="")
     print(f"; unexpected: {', '.join(unexpected)}" if unexpected else "")
     summary = {
         "scenarios": [
-            {key: value for key, value in result.to_dict().items() if key != "warnings"} for result in results
+            {**run.figures(), "exact": judged.exact, "as_expected": judged.as_expected}
+            for run, judged in results
         ],
         "all_as_expected": not unexpected,
     }

@@ -1,7 +1,12 @@
-"""Shared fixtures: a running simulator, its credentials, and a signed-request helper."""
+"""Shared fixtures: a running simulator, its credentials, and a signed-request helper.
+
+The helper signs with ``doc_signed_headers``, written here from the API document with
+``hashlib.md5``, not with the client's signer: a simulator test then checks the simulator alone.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -11,11 +16,27 @@ from typing import Any
 import httpx
 import pytest
 
-from laaffic_pipeline.api.auth import CONTENT_TYPE, Credentials, signed_headers
+from laaffic_pipeline.api.auth import Credentials
 from laaffic_pipeline.simulator import LaafficSimulator
 
 TEST_API_KEY = "test-key"
 TEST_API_SECRET = "test-secret-never-logged"
+
+
+def doc_sign(api_key: str, api_secret: str, timestamp: str) -> str:
+    """The doc's samples: ``md5(apiKey + apiSecret + Timestamp)`` in lowercase hex."""
+    return hashlib.md5((api_key + api_secret + timestamp).encode("utf-8")).hexdigest()
+
+
+def doc_signed_headers(timestamp: float | None = None) -> dict[str, str]:
+    """The four headers of the doc's request sample, signed for the test credentials."""
+    stamp = str(int(time.time() if timestamp is None else timestamp))
+    return {
+        "Content-Type": "application/json;charset=UTF-8",
+        "Sign": doc_sign(TEST_API_KEY, TEST_API_SECRET, stamp),
+        "Timestamp": stamp,
+        "Api-Key": TEST_API_KEY,
+    }
 
 
 @pytest.fixture
@@ -63,10 +84,7 @@ class SimulatorCaller:
     ) -> httpx.Response:
         """POST ``body`` (bytes as given, anything else as JSON) signed with the test credentials."""
         content = body if isinstance(body, bytes) else json.dumps(body).encode()
-        sent = {
-            "Content-Type": CONTENT_TYPE,
-            **signed_headers(Credentials(TEST_API_KEY, TEST_API_SECRET), clock),
-        }
+        sent = doc_signed_headers(clock())
         sent.update(headers or {})
         return self.http.post(f"{simulator.base_url}/recordSipQuery", content=content, headers=sent)
 

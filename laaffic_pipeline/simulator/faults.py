@@ -1,16 +1,22 @@
-"""Fault modes the simulator can inject, so the client is tested against a misbehaving API.
+"""Fault modes and on-demand variants the simulator can inject, so the client meets a misbehaving API.
 
-One frozen dataclass is the single description of the faults: Python code builds it directly,
-the CLI derives its flags from its fields, and ``PUT /_simulator/faults`` merges JSON into it.
-Everything is off by default; the simulator then answers like a healthy API.
+One frozen dataclass is the single description of them: Python code builds it directly (or passes
+its fields to ``LaafficSimulator(...)``), the CLI derives its flags from its fields, and
+``PUT /_simulator/faults`` merges JSON into it. Everything is off by default; the simulator then
+answers like a healthy API. Besides faults proper it switches documented-but-rare behaviour
+(status ``-2`` for an IP outside ``allowed_ips``) and changes to the records (settlement fields,
+schema drift, a one-day cost spike), which ``variants.py`` applies.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import ipaddress
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 RATE_FIELDS = (
@@ -21,6 +27,30 @@ RATE_FIELDS = (
     "malformed_rate",
 )
 NON_NEGATIVE_FIELDS = ("latency_ms", "rate_limit_per_s", "late_arrivals", "late_arrivals_max")
+# The record fields the API document lists, with the JSON type it gives each ("Int" or "String").
+DOC_RECORD_FIELDS = {
+    "voiceId": "String", "sipGroupName": "String", "phoneName": "String", "callee": "String",
+    "displayNum": "String", "code": "String", "submitTime": "String", "callTime": "String",
+    "ringingTime": "String", "answerTime": "String", "hangupTime": "String", "callDuration": "Int",
+    "chargedDuration": "Int", "terminationCode": "String", "terminationReason": "String",
+    "cost": "String", "billPeriod": "String", "rate": "String", "recordingFileId": "String",
+    "currency": "String",
+}  # fmt: skip
+SETTLEMENT_FIELDS = ("settleRate", "quoteExchange", "settlePay", "baseCost")
+# ``changed_type_field`` choices: the documented fields whose value has an obvious other JSON type.
+INT_AS_STRING = ("callDuration", "chargedDuration")
+DIGITS_AS_NUMBER = ("voiceId", "callee", "displayNum", "terminationCode", "cost", "rate")
+TIME_AS_EPOCH = ("submitTime", "callTime", "ringingTime", "answerTime", "hangupTime")
+TYPE_CHANGES = (*INT_AS_STRING, *DIGITS_AS_NUMBER, *TIME_AS_EPOCH)
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+# What each annotation (a string under ``from __future__ import annotations``) accepts.
+_ACCEPTED: dict[str, tuple[type, ...]] = {
+    "int": (int,),
+    "float": (int, float),
+    "bool": (bool,),
+    "str": (str,),
+    "tuple[str, ...]": (tuple, list),
+}
 
 
 def _doc(text: str) -> dict[str, str]:
@@ -63,18 +93,63 @@ class FaultConfig:
     )
     fault_seed: int = field(default=0, metadata=_doc("seed of the random faults, so a run can be repeated"))
 
+    allowed_ips: tuple[str, ...] = field(
+        default=(),
+        metadata=_doc('answer status "-2" (Restricted IP access) to any other client address (empty = any)'),
+    )
+    settlement_fields: bool = field(
+        default=False,
+        metadata=_doc("add settleRate, quoteExchange, settlePay and baseCost (decimal strings) to records"),
+    )
+    extra_field: str = field(
+        default="", metadata=_doc("add an undocumented key of this name, a string, to every record")
+    )
+    changed_type_field: str = field(
+        default="",
+        metadata=_doc(f"send this documented field with another JSON type, one of {', '.join(TYPE_CHANGES)}"),
+    )
+    rate_multiplier_day: str = field(
+        default="", metadata=_doc("UTC day YYYY-MM-DD whose rate and cost are multiplied (a cost spike)")
+    )
+    rate_multiplier: float = field(
+        default=1.0, metadata=_doc("multiply rate_multiplier_day's rate and cost by this (exact decimals)")
+    )
+
     def __post_init__(self) -> None:
         for spec in dataclasses.fields(self):
             value = getattr(self, spec.name)
-            wanted = int if spec.type == "int" else (int, float)
-            if isinstance(value, bool) or not isinstance(value, wanted):
-                raise ValueError(f"fault {spec.name} must be a number ({spec.type}), got {value!r}")
+            wanted = _ACCEPTED[spec.type]
+            if (isinstance(value, bool) and bool not in wanted) or not isinstance(value, wanted):
+                raise ValueError(f"fault {spec.name} must be {spec.type}, got {value!r}")
         for name in RATE_FIELDS:
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"fault {name} is a probability: it must be between 0 and 1")
         for name in NON_NEGATIVE_FIELDS:
             if getattr(self, name) < 0:
                 raise ValueError(f"fault {name} must not be negative")
+        try:  # written the way the server sees a client's address: "::1", not "0:0:0:0:0:0:0:1"
+            allowed = tuple(str(ipaddress.ip_address(str(address))) for address in self.allowed_ips)
+        except ValueError as error:
+            raise ValueError(f"fault allowed_ips: {error}") from None
+        object.__setattr__(self, "allowed_ips", allowed)
+        if self.extra_field in DOC_RECORD_FIELDS or self.extra_field in SETTLEMENT_FIELDS:
+            raise ValueError(f"fault extra_field {self.extra_field!r} is a field the records already have")
+        if self.changed_type_field and self.changed_type_field not in TYPE_CHANGES:
+            raise ValueError(
+                f"fault changed_type_field must be one of {TYPE_CHANGES}, got {self.changed_type_field!r}"
+            )
+        if self.rate_multiplier_day:
+            try:
+                if not _DAY.fullmatch(self.rate_multiplier_day):
+                    raise ValueError("not YYYY-MM-DD")
+                date.fromisoformat(self.rate_multiplier_day)
+            except ValueError as error:
+                raise ValueError(
+                    f"fault rate_multiplier_day must be a day YYYY-MM-DD, "
+                    f"got {self.rate_multiplier_day!r}: {error}"
+                ) from None
+        if not self.rate_multiplier > 0:
+            raise ValueError("fault rate_multiplier must be positive")
 
     def merged(self, changes: dict[str, Any]) -> FaultConfig:
         """A copy with ``changes`` applied; unknown names are refused rather than ignored."""

@@ -1,11 +1,15 @@
 """A local Laaffic API: ``POST /v3/voice/recordSipQuery`` over real HTTP, with injectable faults.
 
 The client is tested and benchmarked against this server exactly as against the real API: same
-URL shape, same signing, same status codes and body shapes. ``records_for_window`` tells a test
-which records the server holds, so landed data can be compared against the truth.
+URL shape, same signing, same status codes and body shapes. ``records_for_window`` and
+``records_for_local_day`` tell a test which records the server holds, so landed data can be
+compared against the truth. The rules it enforces are its own reading of the API document
+(``protocol.py``); it imports nothing from the client.
 
-Admin endpoints (not part of the real API): ``GET /_simulator/health``, ``GET /_simulator/faults``
-and ``PUT /_simulator/faults`` (a JSON object of ``FaultConfig`` fields to change).
+Admin endpoints (not part of the real API): ``GET /_simulator/health``, ``GET /_simulator/faults``,
+``PUT /_simulator/faults`` (a JSON object of ``FaultConfig`` fields to change), and
+``GET /_simulator/requests`` (every ``recordSipQuery`` request: arrival on the monotonic clock and
+the answer; ``DELETE`` clears it with the counters).
 """
 
 from __future__ import annotations
@@ -20,46 +24,43 @@ import sys
 import threading
 import time
 import traceback
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from contextlib import suppress
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime, timedelta
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
-from laaffic_pipeline.api.auth import CONTENT_TYPE, compute_sign
-from laaffic_pipeline.api.window import (
+from laaffic_pipeline.simulator.faults import FaultConfig
+from laaffic_pipeline.simulator.protocol import (
+    CONTENT_TYPE,
     MAX_WINDOW,
-    format_api_time,
+    expected_sign,
+    format_time,
+    parse_time,
     retention_floor,
 )
-from laaffic_pipeline.simulator.faults import FaultConfig, malform
 from laaffic_pipeline.simulator.records import (
     MAX_RECORDS_PER_DAY,
     CallRow,
     late_row,
     parse_offset,
-    to_api_record,
     utc_days,
     window_rows,
 )
-
-
-def parse_api_time(text: str) -> datetime:
-    moment = datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        raise ValueError(f"time {text!r} has no zone offset")
-    return moment
-
+from laaffic_pipeline.simulator.variants import render_record
 
 BASE_PATH = "/v3/voice"
 QUERY_PATH = f"{BASE_PATH}/recordSipQuery"
 HEALTH_PATH = "/_simulator/health"
 FAULTS_PATH = "/_simulator/faults"
+REQUESTS_PATH = "/_simulator/requests"
+REQUEST_LOG_SIZE = 100_000  # the oldest entries go first; a benchmark sends many more
 HTML_TYPE = "text/html;charset=UTF-8"
 MAX_BODY_BYTES = 1_000_000
 _TIMESTAMP = re.compile(r"[0-9]{1,15}")
@@ -82,6 +83,21 @@ class Refusal(Exception):
         super().__init__(f"{status}: {reason}")
         self.status = status
         self.reason = reason
+
+
+@dataclass(frozen=True)
+class LoggedRequest:
+    """One ``recordSipQuery`` request as the server saw it, for tests that time a client."""
+
+    arrived: float  # the simulator's monotonic clock (``time.monotonic()`` unless injected)
+    http_status: int
+    status: str | None  # the API's ``status`` answered, ``None`` when the body was not API JSON
+    outcome: str  # as in ``outcome_counts``: "0", "-2", "http_429", "non_json", ...
+    client_ip: str
+    tcp_nodelay: bool | None  # Nagle off on the answer's socket (``None``: not answered over TCP)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -137,7 +153,7 @@ def authenticate(
     sign = headers.get("sign", "")
     if not sign:
         raise Refusal("-1", "The Sign header is missing.")
-    expected = compute_sign(api_key, api_secret, timestamp)
+    expected = expected_sign(api_key, api_secret, timestamp)
     if not hmac.compare_digest(sign.encode(), expected.encode()):
         raise Refusal(
             "-1", "The Sign does not match: it must be lowercase md5(apiKey + apiSecret + Timestamp)."
@@ -167,7 +183,7 @@ def _time_field(params: Mapping[str, Any], name: str) -> datetime:
     if not isinstance(value, str):
         raise Refusal("-22", f"The parameter params.{name} must be an ISO-8601 string {example}.")
     try:
-        return parse_api_time(value)
+        return parse_time(value)
     except ValueError:
         raise Refusal(
             "-22",
@@ -205,19 +221,19 @@ def parse_query(body: bytes, now: datetime) -> Query:
     if start >= end:
         raise Refusal(
             "-22",
-            f"The parameter strTime {format_api_time(start)} must be before endTime {format_api_time(end)}.",
+            f"The parameter strTime {format_time(start)} must be before endTime {format_time(end)}.",
         )
     if end - start > MAX_WINDOW:
         raise Refusal(
             "-25",
-            f"The range from strTime {format_api_time(start)} to endTime {format_api_time(end)} "
+            f"The range from strTime {format_time(start)} to endTime {format_time(end)} "
             "is longer than 31 days.",
         )
     floor = retention_floor(now)
     if start < floor:
         raise Refusal(
             "-25",
-            f"The parameter strTime {format_api_time(start)} is before {format_api_time(floor)}: "
+            f"The parameter strTime {format_time(start)} is before {format_time(floor)}: "
             "only the last two months of records can be queried.",
         )
     return query
@@ -237,7 +253,15 @@ class LaafficSimulator:
         timestamp_tolerance_s: int = 300,
         clock: Callable[[], float] = time.time,
         faults: FaultConfig | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        **fault_fields: Any,
     ) -> None:
+        """``clock`` is the Unix time the Timestamp and retention checks use; ``monotonic`` times the
+        rate limit and the request log; ``sleep`` serves ``latency_ms``. Injecting them makes
+        timing tests exact. Any ``FaultConfig`` field may be passed directly (``allowed_ips=[...]``)
+        and is applied on top of ``faults``.
+        """
         if not api_key or not api_secret:
             raise ValueError("the simulator needs a non-empty api_key and api_secret")
         if not 0 <= records_per_day <= MAX_RECORDS_PER_DAY:
@@ -252,11 +276,17 @@ class LaafficSimulator:
         self.timestamp_tolerance_s = timestamp_tolerance_s
         self._zone = parse_offset(record_offset)
         self._clock = clock
+        self._monotonic = monotonic
+        self._sleep = sleep
         self._lock = threading.Lock()
-        self._faults = faults or FaultConfig()
+        unknown = sorted(set(fault_fields) - set(FaultConfig.__dataclass_fields__))
+        if unknown:
+            raise TypeError(f"LaafficSimulator got unexpected keyword argument(s) {unknown}")
+        self._faults = (faults or FaultConfig()).merged(fault_fields)
         self._rng = random.Random(self._faults.fault_seed)
         self._late: dict[date, list[CallRow]] = {}
         self._outcomes: Counter[str] = Counter()
+        self._log: deque[LoggedRequest] = deque(maxlen=REQUEST_LOG_SIZE)
         self._rate_second = -1
         self._rate_used = 0
         self._server: _Server | None = None
@@ -352,8 +382,20 @@ class LaafficSimulator:
             return {key: count for key, count in self._outcomes.items() if key != "requests"}
 
     def reset_counters(self) -> None:
+        """Forget the counters and the request log."""
         with self._lock:
             self._outcomes.clear()
+            self._log.clear()
+
+    @property
+    def request_log(self) -> list[LoggedRequest]:
+        """The ``recordSipQuery`` requests answered so far (the last 100,000), in arrival order.
+
+        ``arrived`` is on ``time.monotonic()`` (or the injected ``monotonic``), so a test in the
+        same process can measure, at the server, the gap between a 429 and the next request.
+        """
+        with self._lock:
+            return sorted(self._log, key=lambda entry: entry.arrived)
 
     @property
     def late_arrival_count(self) -> int:
@@ -367,9 +409,25 @@ class LaafficSimulator:
         self, str_time: str, end_time: str, sip_group_name: str = "", phone_name: str = ""
     ) -> list[dict[str, Any]]:
         """Every record the server holds for the window now, as served and in serving order."""
-        faults = self.faults
-        rows = self._rows(parse_api_time(str_time), parse_api_time(end_time), sip_group_name, phone_name)
-        return [self._render(row, faults) for row in rows]
+        rows = self._rows(parse_time(str_time), parse_time(end_time), sip_group_name, phone_name)
+        return self._rendered(rows)
+
+    def records_for_local_day(
+        self, day: date, zone: str, sip_group_name: str = "", phone_name: str = ""
+    ) -> list[dict[str, Any]]:
+        """The test oracle for a local day: records whose submit instant, shown in IANA ``zone``,
+        falls on calendar day ``day``, as served and in serving order.
+
+        It never builds a window from the day's midnights (the client's way, and the pipeline's):
+        it takes the three UTC days around ``day``, which hold every instant of any zone's local
+        day, and keeps the rows whose ``zoneinfo`` local date is ``day``. So on a 23 h or 25 h DST
+        day, or in a zone east of UTC, it is a second opinion on a window computed elsewhere.
+        """
+        local = ZoneInfo(zone)
+        around_start = datetime(day.year, day.month, day.day, tzinfo=UTC) - timedelta(days=1)
+        around = self._rows(around_start, around_start + timedelta(days=3), sip_group_name, phone_name)
+        rows = [row for row in around if datetime.fromtimestamp(row.submit, local).date() == day]
+        return self._rendered(rows)
 
     def _rows(self, start: datetime, end: datetime, group: str, phone: str) -> list[CallRow]:
         with self._lock:
@@ -381,36 +439,59 @@ class LaafficSimulator:
             rows = [row for row in rows if row.phone_name == phone]
         return rows
 
+    def _rendered(self, rows: list[CallRow]) -> list[dict[str, Any]]:
+        faults = self.faults
+        return [self._render(row, faults) for row in rows]
+
     def _render(self, row: CallRow, faults: FaultConfig) -> dict[str, Any]:
-        record = to_api_record(row, self._zone)
-        return malform(record, row.voice_id, faults.fault_seed, faults.malformed_rate)
+        return render_record(row, self._zone, faults)
 
     # -- answering ---------------------------------------------------------------------------
 
-    def answer_query(self, headers: Mapping[str, str], body: bytes) -> Reply:
-        """Answer one ``recordSipQuery`` request (``headers`` keyed in lowercase)."""
-        faults = self.faults
+    def answer_query(
+        self,
+        headers: Mapping[str, str],
+        body: bytes,
+        *,
+        client_ip: str = "127.0.0.1",
+        tcp_nodelay: bool | None = None,
+    ) -> Reply:
+        """Answer one ``recordSipQuery`` request (``headers`` keyed in lowercase) and log it."""
+        arrived = self._monotonic()
         self._count("requests")
+        outcome, reply = self._answer(headers, body, client_ip)
+        status = outcome if outcome.lstrip("-").isdigit() else None
+        entry = LoggedRequest(arrived, reply.status, status, outcome, client_ip, tcp_nodelay)
+        with self._lock:
+            self._outcomes[outcome] += 1
+            self._log.append(entry)
+        return reply
+
+    def _answer(self, headers: Mapping[str, str], body: bytes, client_ip: str) -> tuple[str, Reply]:
+        """The answer and its kind (a key of ``outcome_counts``)."""
+        faults = self.faults
         if faults.latency_ms > 0:
-            time.sleep(faults.latency_ms / 1000)  # only this connection's thread waits
+            self._sleep(faults.latency_ms / 1000)  # only this connection's thread waits
         if faults.rate_limit_per_s > 0 and not self._admit(faults.rate_limit_per_s):
-            return self._counted("http_429", _html_reply(429, (("Retry-After", "1"),)))
+            return "http_429", _html_reply(429, (("Retry-After", "1"),))
         if self._chance(faults.http_5xx_rate):
             reply = _html_reply(self._pick((500, 502, 503)))
-            return self._counted(f"http_{reply.status}", reply)
+            return f"http_{reply.status}", reply
         if self._chance(faults.non_json_rate):
-            return self._counted("non_json", _html_reply(200))
+            return "non_json", _html_reply(200)
         now = self._clock()
         try:
+            if faults.allowed_ips and client_ip not in faults.allowed_ips:
+                raise Refusal("-2", f"Restricted IP access: {client_ip} is not an allowed address.")
             authenticate(headers, self.api_key, self._api_secret, now, self.timestamp_tolerance_s)
             query = parse_query(body, datetime.fromtimestamp(now, UTC))
             if self._chance(faults.status_18_rate):
                 raise Refusal("-18", "Port program unusual")
         except Refusal as refusal:
-            return self._counted(refusal.status, _status_reply(refusal.status, refusal.reason))
+            return refusal.status, _status_reply(refusal.status, refusal.reason)
         data = self._page(query, faults)
         self._arrive(query, faults)
-        return self._counted("0", _json_reply({"status": "0", "reason": "success", "data": data}))
+        return "0", _json_reply({"status": "0", "reason": "success", "data": data})
 
     def _page(self, query: Query, faults: FaultConfig) -> dict[str, Any]:
         rows = self._rows(query.start, query.end, query.sip_group_name, query.phone_name)
@@ -456,7 +537,7 @@ class LaafficSimulator:
 
     def _admit(self, limit: int) -> bool:
         """Fixed one-second window: the first ``limit`` requests of each second get through."""
-        second = int(time.monotonic())
+        second = int(self._monotonic())
         with self._lock:
             if second != self._rate_second:
                 self._rate_second, self._rate_used = second, 0
@@ -469,20 +550,31 @@ class LaafficSimulator:
         with self._lock:
             self._outcomes[outcome] += 1
 
-    def _counted(self, outcome: str, reply: Reply) -> Reply:
-        self._count(outcome)
-        return reply
-
     # -- admin endpoints ---------------------------------------------------------------------
 
-    def route(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Reply:
+    def route(
+        self,
+        method: str,
+        path: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        *,
+        client_ip: str = "127.0.0.1",
+        tcp_nodelay: bool | None = None,
+    ) -> Reply:
         """Dispatch one HTTP request to the API endpoint or an admin endpoint."""
         routes: dict[str, dict[str, Callable[[], Reply]]] = {
-            QUERY_PATH: {"POST": lambda: self.answer_query(headers, body)},
+            QUERY_PATH: {
+                "POST": lambda: self.answer_query(headers, body, client_ip=client_ip, tcp_nodelay=tcp_nodelay)
+            },
             HEALTH_PATH: {"GET": lambda: _json_reply({"ok": True})},
             FAULTS_PATH: {
                 "GET": lambda: _json_reply(self.faults.to_dict()),
                 "PUT": lambda: self._put_faults(body),
+            },
+            REQUESTS_PATH: {
+                "GET": lambda: _json_reply([entry.to_dict() for entry in self.request_log]),
+                "DELETE": self._delete_requests,
             },
         }
         methods = routes.get(path)
@@ -494,6 +586,10 @@ class LaafficSimulator:
             reply = _json_reply({"error": f"{path} accepts {allowed}, not {method}"}, 405)
             return Reply(reply.status, reply.body, reply.content_type, (("Allow", allowed),))
         return answer()
+
+    def _delete_requests(self) -> Reply:
+        self.reset_counters()
+        return _json_reply([])
 
     def _put_faults(self, body: bytes) -> Reply:
         try:
@@ -565,17 +661,33 @@ class _Handler(BaseHTTPRequestHandler):
     def do_PUT(self) -> None:
         self._dispatch("PUT")
 
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
     def _dispatch(self, method: str) -> None:
         body = self._read_body()
         if body is None:
             return
         headers = {name.lower(): value for name, value in self.headers.items()}
         try:
-            reply = self.server.simulator.route(method, urlsplit(self.path).path, headers, body)
+            reply = self.server.simulator.route(
+                method,
+                urlsplit(self.path).path,
+                headers,
+                body,
+                client_ip=self.client_address[0],
+                tcp_nodelay=self._tcp_nodelay(),
+            )
         except Exception:
             traceback.print_exc(file=sys.stderr)
             reply = _json_reply({"error": "simulator bug; see its stderr"}, 500)
         self._send(reply)
+
+    def _tcp_nodelay(self) -> bool | None:
+        try:
+            return bool(self.connection.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+        except OSError:
+            return None
 
     def _read_body(self) -> bytes | None:
         """The request body, or ``None`` after answering a body this server cannot read."""

@@ -20,11 +20,11 @@ from typing import NamedTuple
 
 import pytest
 
-from laaffic_pipeline.fault_drill import stored_partition
 from laaffic_pipeline.simulator import FaultConfig, LaafficSimulator
 from laaffic_pipeline.warehouse import landing
 from tests.defs.pipeline import Pipeline, make_pipeline
 from tests.defs.test_raw_pipeline import RAW_ONLY, landed, truth
+from tests.reliability.fault_drill import stored_partition
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

@@ -19,10 +19,10 @@ import pytest
 from dagster_duckdb import DuckDBResource
 
 from laaffic_pipeline.defs.resources import WarehouseResource
-from laaffic_pipeline.fault_drill import stored_partition
 from laaffic_pipeline.warehouse.connection import WarehouseLockedError
 from tests.defs.pipeline import make_pipeline
 from tests.defs.test_raw_pipeline import RAW_ONLY, landed, truth
+from tests.reliability.fault_drill import stored_partition
 
 # An analyst's session: a read-only connection held until stdin closes.
 ANALYST = (

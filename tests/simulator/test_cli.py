@@ -75,6 +75,41 @@ def test_every_fault_has_a_flag():
         assert hasattr(args, name)
 
 
+def test_variant_flags_of_every_type_parse_into_the_fault_config():
+    args = build_parser().parse_args(
+        [
+            "simulate",
+            "--allowed-ips", "10.0.0.1", "::1",
+            "--settlement-fields",
+            "--extra-field", "newField",
+            "--changed-type-field", "callDuration",
+            "--rate-multiplier-day", "2026-03-01",
+            "--rate-multiplier", "2.5",
+        ]
+    )  # fmt: skip
+    faults = FaultConfig(**{name: getattr(args, name) for name in FaultConfig.__dataclass_fields__})
+    assert faults == FaultConfig(
+        allowed_ips=("10.0.0.1", "::1"),
+        settlement_fields=True,
+        extra_field="newField",
+        changed_type_field="callDuration",
+        rate_multiplier_day="2026-03-01",
+        rate_multiplier=2.5,
+    )
+    defaults = build_parser().parse_args(["simulate"])
+    assert FaultConfig(**{name: getattr(defaults, name) for name in FaultConfig.__dataclass_fields__}) == (
+        FaultConfig()
+    )
+
+
+def test_simulate_restricts_ips_and_shapes_records_from_flags(launch, api, recent_window):
+    _, restricted = launch("--allowed-ips", "10.0.0.1")
+    assert api.page(_Url(restricted), recent_window)["status"] == "-2"
+    _, shaped = launch("--settlement-fields", "--extra-field", "newField", "--changed-type-field", "cost")
+    record = api.page(_Url(shaped), recent_window, size=1)["data"]["records"][0]
+    assert "settlePay" in record and "newField" in record and not isinstance(record["cost"], str)
+
+
 def test_simulate_without_a_secret_is_a_usage_error():
     env = {key: value for key, value in os.environ.items() if not key.startswith("LAAFFIC_")}
     done = subprocess.run(

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from laaffic_pipeline.api.window import format_api_time, parse_api_time
 from laaffic_pipeline.simulator import FaultConfig
 from laaffic_pipeline.simulator.faults import HUGE_STRING_CHARS, MALFORMATIONS, malformation_for
 
@@ -28,10 +26,11 @@ def test_faults_are_off_by_default_and_validated():
 
 
 def test_latency_delays_each_answer(api, make_simulator, recent_window):
-    simulator = make_simulator(faults=FaultConfig(latency_ms=150))
-    began = time.perf_counter()
+    waits: list[float] = []
+    simulator = make_simulator(faults=FaultConfig(latency_ms=150), sleep=waits.append)
     assert api.page(simulator, recent_window, size=1)["status"] == "0"
-    assert time.perf_counter() - began >= 0.15
+    api.post(simulator, b"{}")
+    assert waits == [0.15, 0.15]
 
 
 def test_http_5xx_answers_are_html(api, make_simulator, recent_window):
@@ -77,12 +76,14 @@ def test_random_faults_repeat_with_the_same_fault_seed(api, make_simulator, rece
 
 
 def test_rate_limit_answers_429_with_retry_after(api, make_simulator, recent_window):
-    simulator = make_simulator(faults=FaultConfig(rate_limit_per_s=5))
+    now = [100.0]  # the simulator's monotonic clock, moved by the test
+    simulator = make_simulator(faults=FaultConfig(rate_limit_per_s=5), monotonic=lambda: now[0])
     responses = [api.post(simulator, {"current": 1, "size": 1, "params": {}}) for _ in range(20)]
-    limited = [r for r in responses if r.status_code == 429]
-    assert 5 <= 20 - len(limited) <= 10  # at most two seconds' allowance in a fast burst
-    assert all(r.headers["retry-after"] == "1" for r in limited)
-    time.sleep(1.05)
+    assert [r.status_code for r in responses] == [200] * 5 + [429] * 15
+    assert all(r.headers["retry-after"] == "1" for r in responses[5:])
+    now[0] = 100.999
+    assert api.post(simulator, {"current": 1, "size": 1, "params": {}}).status_code == 429
+    now[0] = 101.0  # a new second: a new allowance
     assert api.page(simulator, recent_window, size=1)["status"] == "0"
 
 
@@ -109,7 +110,7 @@ def test_duplicates_repeat_the_previous_pages_last_record(api, make_simulator, r
 def test_late_arrivals_shift_later_pages_until_the_cap(api, make_simulator):
     simulator = make_simulator(faults=FaultConfig(late_arrivals=4, late_arrivals_max=10))
     start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=3)
-    window = (format_api_time(start), format_api_time(start + timedelta(days=1)))  # one UTC day
+    window = (start.isoformat(), (start + timedelta(days=1)).isoformat())  # one UTC day
     base = simulator.records_for_window(*window)
     totals = [api.page(simulator, window, current=c, size=100)["data"]["total"] for c in (1, 2, 3, 4)]
     assert totals == [len(base), len(base) + 4, len(base) + 8, len(base) + 10]
@@ -117,10 +118,10 @@ def test_late_arrivals_shift_later_pages_until_the_cap(api, make_simulator):
     assert len(after) == len(base) + 10 == len(base) + simulator.late_arrival_count
     late = [r for r in after if r not in base]
     assert len(late) == 10
-    assert all(start <= parse_api_time(r["submitTime"]) < start + timedelta(days=1) for r in late)
+    assert all(start <= datetime.fromisoformat(r["submitTime"]) < start + timedelta(days=1) for r in late)
     assert after.index(late[0]) < len(base)  # arrivals land among old records, not only at the end
-    assert [(parse_api_time(r["submitTime"]), r["voiceId"]) for r in after] == sorted(
-        (parse_api_time(r["submitTime"]), r["voiceId"]) for r in after
+    assert [(datetime.fromisoformat(r["submitTime"]), r["voiceId"]) for r in after] == sorted(
+        (datetime.fromisoformat(r["submitTime"]), r["voiceId"]) for r in after
     )
     twin = make_simulator(faults=FaultConfig(late_arrivals=4, late_arrivals_max=10))
     for current in (1, 2, 3, 4):
@@ -131,7 +132,7 @@ def test_late_arrivals_shift_later_pages_until_the_cap(api, make_simulator):
 def test_late_arrivals_stay_inside_a_partial_window(api, make_simulator):
     simulator = make_simulator(faults=FaultConfig(late_arrivals=5))
     start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=2)
-    window = (format_api_time(start), format_api_time(start + timedelta(hours=1)))
+    window = (start.isoformat(), (start + timedelta(hours=1)).isoformat())
     before = simulator.records_for_window(*window)
     api.page(simulator, window)
     assert len(simulator.records_for_window(*window)) == len(before) + 5
@@ -167,3 +168,12 @@ def test_faults_can_be_replaced_while_serving(api, simulator, recent_window):
     assert api.page(simulator, recent_window, size=1)["status"] == "0"
     with pytest.raises(TypeError):
         simulator.faults = {"status_18_rate": 1.0}
+
+
+def test_allowed_ips_are_addresses_written_as_the_server_sees_them():
+    assert FaultConfig(allowed_ips=["0:0:0:0:0:0:0:1", "127.0.0.1"]).allowed_ips == ("::1", "127.0.0.1")
+    assert FaultConfig().merged({"allowed_ips": []}) == FaultConfig()
+    with pytest.raises(ValueError, match="allowed_ips"):
+        FaultConfig(allowed_ips=["localhost"])
+    with pytest.raises(ValueError, match="allowed_ips"):
+        FaultConfig(allowed_ips="127.0.0.1")

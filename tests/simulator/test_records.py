@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import re
-import time
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
-from laaffic_pipeline.api.window import day_window, parse_api_time
 from laaffic_pipeline.simulator.records import (
     BILL_PERIODS,
     billed_seconds,
@@ -94,7 +92,7 @@ def test_records_are_internally_consistent():
         times = [r[name] for name in ("submitTime", "callTime", "ringingTime", "answerTime")]
         times.append(r["hangupTime"])
         assert r["submitTime"] and r["callTime"] and r["hangupTime"]
-        moments = [parse_api_time(t) for t in times if t]
+        moments = [datetime.fromisoformat(t) for t in times if t]
         assert moments == sorted(moments), r
         assert all(t.endswith("+08:00") for t in times if t)
         answered = r["terminationCode"] == "200"
@@ -102,7 +100,7 @@ def test_records_are_internally_consistent():
         assert (r["answerTime"] != "") == answered
         assert (r["recordingFileId"] != "") == answered
         if answered:
-            span = parse_api_time(r["hangupTime"]) - parse_api_time(r["answerTime"])
+            span = datetime.fromisoformat(r["hangupTime"]) - datetime.fromisoformat(r["answerTime"])
             assert r["callDuration"] == span.total_seconds() > 0
             assert re.fullmatch(r"1\d{8}[0-9a-f]{32}\.mp3", r["recordingFileId"])
         else:
@@ -155,26 +153,26 @@ def test_a_day_is_a_pure_function_of_seed_day_and_count():
     assert [(r.submit, r.voice_id) for r in first] == sorted((r.submit, r.voice_id) for r in first)
 
 
-def test_a_day_of_100k_records_generates_in_about_a_second():
-    began = time.perf_counter()
+def test_a_day_of_100k_records_is_generated_whole():
+    """How fast is a benchmark figure (``bench_load`` reports ``generate_s`` for 1,000,000)."""
     rows = generate_day(424242, date(2026, 9, 30), 100_000)
-    elapsed = time.perf_counter() - began
-    assert len(rows) == 100_000
-    assert elapsed < 3.0, f"100k records took {elapsed:.2f} s"
+    assert len(rows) == len({row.voice_id for row in rows}) == 100_000
 
 
 def test_utc_days_of_a_dst_day_window():
-    window = day_window(date(2026, 3, 29), "Europe/Berlin")
-    assert window.end - window.start == timedelta(hours=23)
-    assert utc_days(window.start, window.end) == [date(2026, 3, 28), date(2026, 3, 29)]
+    start = datetime.fromisoformat("2026-03-29T00:00:00+01:00")  # Europe/Berlin's 23-hour day
+    end = datetime.fromisoformat("2026-03-30T00:00:00+02:00")
+    assert end - start == timedelta(hours=23)
+    assert utc_days(start, end) == [date(2026, 3, 28), date(2026, 3, 29)]
     midnight = datetime(2026, 3, 29, tzinfo=UTC)
     assert utc_days(midnight, midnight + timedelta(days=1)) == [date(2026, 3, 29)]
 
 
 def test_window_rows_keep_exactly_the_instants_inside():
-    window = day_window(date(2026, 10, 25), "Europe/Berlin")  # 25 hours
-    rows = window_rows(7, 500, window.start, window.end)
-    start, end = window.start.timestamp(), window.end.timestamp()
+    window_start = datetime.fromisoformat("2026-10-25T00:00:00+02:00")  # Europe/Berlin's 25 hours
+    window_end = datetime.fromisoformat("2026-10-26T00:00:00+01:00")
+    rows = window_rows(7, 500, window_start, window_end)
+    start, end = window_start.timestamp(), window_end.timestamp()
     around = [*day_rows(7, date(2026, 10, 24), 500), *day_rows(7, date(2026, 10, 25), 500)]
     assert rows == [row for row in around if start <= row.submit < end]
     assert len(rows) > 500

@@ -6,16 +6,14 @@ import http.client
 import json
 import threading
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
-from laaffic_pipeline.api.auth import compute_sign
-from laaffic_pipeline.api.window import day_window, format_api_time, parse_api_time
 from laaffic_pipeline.simulator import FaultConfig, LaafficSimulator
-from tests.conftest import TEST_API_KEY, TEST_API_SECRET
+from tests.conftest import TEST_API_KEY, TEST_API_SECRET, doc_sign
 
 DATA_KEYS = ["total", "size", "current", "pages", "searchCount", "records"]
 
@@ -23,7 +21,7 @@ DATA_KEYS = ["total", "size", "current", "pages", "searchCount", "records"]
 def _doc_sample_request(window: tuple[str, str]) -> tuple[dict[str, str], bytes]:
     """Headers and body exactly as the doc's PHP and Java samples build them."""
     timestamp = str(int(time.time()))
-    sign = compute_sign(TEST_API_KEY, TEST_API_SECRET, timestamp)
+    sign = doc_sign(TEST_API_KEY, TEST_API_SECRET, timestamp)
     headers = {
         "Content-Type": "application/json;charset=UTF-8",
         "Sign": sign,
@@ -73,12 +71,15 @@ def test_answers_keep_the_connection_alive_with_content_length(simulator, recent
 
 
 def test_keep_alive_answers_are_not_delayed_by_nagle(api, simulator, recent_window):
-    api.page(simulator, recent_window, size=1)  # connect first
-    began = time.perf_counter()
-    for current in range(1, 51):
+    """Nagle's algorithm would hold each keep-alive answer ~40 ms: every answer's socket has it off.
+
+    (The time it saves is a benchmark figure, see FACTS; here only the cause is checked.)
+    """
+    for current in range(1, 6):
         api.page(simulator, recent_window, current=current, size=5)
-    elapsed = time.perf_counter() - began
-    assert elapsed < 1.5, f"50 keep-alive pages took {elapsed:.2f} s (Nagle adds ~40 ms each)"
+    log = simulator.request_log
+    assert len(log) == 5
+    assert all(entry.tcp_nodelay is True for entry in log)
 
 
 @pytest.mark.parametrize(
@@ -104,7 +105,7 @@ def test_bad_credentials_are_refused(api, simulator, recent_window, headers, sta
 
 def test_uppercase_sign_is_refused(api, simulator, recent_window):
     timestamp = str(int(time.time()))
-    sign = compute_sign(TEST_API_KEY, TEST_API_SECRET, timestamp).upper()
+    sign = doc_sign(TEST_API_KEY, TEST_API_SECRET, timestamp).upper()
     body = {"current": 1, "size": 1, "params": {"strTime": recent_window[0], "endTime": recent_window[1]}}
     answer = api.post(simulator, body, headers={"Timestamp": timestamp, "Sign": sign})
     assert answer.json()["status"] == "-1"
@@ -112,16 +113,20 @@ def test_uppercase_sign_is_refused(api, simulator, recent_window):
 
 def test_sign_made_with_another_secret_is_refused(api, simulator, recent_window):
     timestamp = str(int(time.time()))
-    sign = compute_sign(TEST_API_KEY, "wrong-secret", timestamp)
+    sign = doc_sign(TEST_API_KEY, "wrong-secret", timestamp)
     body = {"current": 1, "size": 1, "params": {"strTime": recent_window[0], "endTime": recent_window[1]}}
     answer = api.post(simulator, body, headers={"Timestamp": timestamp, "Sign": sign}).json()
     assert answer["status"] == "-1"
     assert "Sign" in answer["reason"]
 
 
-@pytest.mark.parametrize(("skew", "status"), [(-299, "0"), (299, "0"), (-301, "-16"), (400, "-16")])
-def test_timestamp_must_be_within_tolerance(api, simulator, recent_window, skew, status):
-    answer = api.page(simulator, recent_window, size=1, clock=lambda: time.time() + skew)
+@pytest.mark.parametrize(
+    ("skew", "status"), [(-300, "0"), (-299, "0"), (300, "0"), (-301, "-16"), (301, "-16"), (400, "-16")]
+)
+def test_timestamp_must_be_within_tolerance(api, make_simulator, recent_window, skew, status):
+    now = float(int(time.time()))  # the server's clock stands still: the skew is exact
+    simulator = make_simulator(clock=lambda: now)
+    answer = api.page(simulator, recent_window, size=1, clock=lambda: now + skew)
     assert answer["status"] == status
     if status == "-16":
         assert "Timestamp" in answer["reason"]
@@ -174,16 +179,16 @@ def test_null_filters_are_treated_as_absent(api, simulator, recent_window):
 
 def test_windows_over_31_days_are_out_of_range(api, simulator):
     end = datetime.now(UTC).replace(microsecond=0)
-    too_long = (format_api_time(end - timedelta(days=31, seconds=1)), format_api_time(end))
-    just_fits = (format_api_time(end - timedelta(days=31)), format_api_time(end))
+    too_long = ((end - timedelta(days=31, seconds=1)).isoformat(), end.isoformat())
+    just_fits = ((end - timedelta(days=31)).isoformat(), end.isoformat())
     answer = api.page(simulator, too_long, size=1)
     assert answer["status"] == "-25" and "31 days" in answer["reason"]
     assert api.page(simulator, just_fits, size=1)["status"] == "0"
 
 
 def test_windows_before_the_retention_floor_are_out_of_range(api, simulator):
-    start = datetime.now(UTC) - timedelta(days=65)
-    window = (format_api_time(start.replace(microsecond=0)), format_api_time(start + timedelta(days=1)))
+    start = (datetime.now(UTC) - timedelta(days=65)).replace(microsecond=0)
+    window = (start.isoformat(), (start + timedelta(days=1)).isoformat())
     answer = api.page(simulator, window, size=1)
     assert answer["status"] == "-25"
     assert "strTime" in answer["reason"]
@@ -195,7 +200,7 @@ def test_pages_cover_every_record_exactly_once_in_a_stable_order(api, simulator,
     second_pass = api.all_records(simulator, recent_window, size=37)
     assert first_pass == second_pass == truth
     assert len({r["voiceId"] for r in first_pass}) == len(truth)
-    keys = [(parse_api_time(r["submitTime"]), r["voiceId"]) for r in truth]
+    keys = [(datetime.fromisoformat(r["submitTime"]), r["voiceId"]) for r in truth]
     assert keys == sorted(keys)
 
 
@@ -234,37 +239,39 @@ def test_same_seed_serves_the_same_records(api, make_simulator, recent_window):
 
 
 @pytest.mark.parametrize(
-    ("day", "zone", "hours"),
+    ("window", "hours"),
     [
-        (date(2026, 3, 29), "Europe/Berlin", 23),
-        (date(2026, 10, 25), "Europe/Berlin", 25),
-        (date(2026, 3, 8), "America/New_York", 23),
+        (("2026-03-29T00:00:00+01:00", "2026-03-30T00:00:00+02:00"), 23),  # Europe/Berlin
+        (("2026-10-25T00:00:00+02:00", "2026-10-26T00:00:00+01:00"), 25),  # Europe/Berlin
+        (("2026-03-08T00:00:00-05:00", "2026-03-09T00:00:00-04:00"), 23),  # America/New_York
     ],
 )
-def test_dst_day_windows_return_exactly_the_records_inside(api, make_simulator, day, zone, hours):
-    def clock() -> float:
-        return datetime.combine(day + timedelta(days=10), datetime.min.time(), UTC).timestamp()
-
-    simulator = make_simulator(clock=clock, record_offset="+01:00")
-    window = day_window(day, zone)
-    assert window.end - window.start == timedelta(hours=hours)
+def test_dst_day_windows_return_exactly_the_records_inside(api, make_simulator, window, hours):
+    start, end = (datetime.fromisoformat(end) for end in window)
+    assert end - start == timedelta(hours=hours)
+    now = (end + timedelta(days=10)).timestamp()
+    simulator = make_simulator(clock=lambda: now, record_offset="+01:00")
     served = []
     for current in (1, 2, 3, 4, 5, 6, 7):
-        answer = api.page(simulator, (window.str_time, window.end_time), current=current, clock=clock)
+        answer = api.page(simulator, window, current=current, clock=lambda: now)
         assert answer["status"] == "0", answer
         served.extend(answer["data"]["records"])
     wide = simulator.records_for_window(
-        format_api_time(window.start - timedelta(days=2)), format_api_time(window.end + timedelta(days=2))
+        (start - timedelta(days=2)).isoformat(), (end + timedelta(days=2)).isoformat()
     )
-    inside = [r for r in wide if window.start <= parse_api_time(r["submitTime"]) < window.end]
+    inside = [r for r in wide if start <= datetime.fromisoformat(r["submitTime"]) < end]
     assert served == inside
     assert len(inside) == pytest.approx(500 * hours / 24, rel=0.2)
 
 
-def test_many_concurrent_keep_alive_clients(api, simulator, recent_window):
-    simulator.faults = FaultConfig(latency_ms=200)
+def test_many_concurrent_keep_alive_clients(api, make_simulator, recent_window):
+    """Every page's request waits inside the server until all of them are in: only a server that
+    answers them concurrently gets past the barrier (a serial one would break it and answer 500)."""
+    probe = make_simulator()
+    pages = -(-len(probe.records_for_window(*recent_window)) // 20)
+    everyone_in = threading.Barrier(pages)
+    simulator = make_simulator(faults=FaultConfig(latency_ms=200), sleep=lambda _: everyone_in.wait(30))
     truth = simulator.records_for_window(*recent_window)
-    pages = -(-len(truth) // 20)
     results: dict[int, list] = {}
 
     def fetch(current: int) -> None:
@@ -273,15 +280,13 @@ def test_many_concurrent_keep_alive_clients(api, simulator, recent_window):
             body["params"] = {"strTime": recent_window[0], "endTime": recent_window[1]}
             results[current] = type(api)(http).post(simulator, body).json()["data"]["records"]
 
-    began = time.perf_counter()
     threads = [threading.Thread(target=fetch, args=(c,)) for c in range(1, pages + 1)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    elapsed = time.perf_counter() - began
+    assert not everyone_in.broken
     assert [r for c in sorted(results) for r in results[c]] == truth
-    assert elapsed < 2.0, f"{pages} concurrent 200 ms requests took {elapsed:.2f} s"
 
 
 def test_stop_closes_idle_keep_alive_connections(api, recent_window):
@@ -321,3 +326,90 @@ def test_counters_count_requests_by_outcome(api, simulator, recent_window):
     assert simulator.outcome_counts == {"0": 1, "-22": 1}
     simulator.reset_counters()
     assert simulator.request_count == 0 and simulator.outcome_counts == {}
+
+
+def _every_status_request(status: str, window: tuple[str, str]) -> tuple[dict, dict[str, str], dict]:
+    """Simulator settings, extra headers and a body that make the API answer ``status``.
+
+    The simulator's clock is an hour ahead for ``-16``, so the correctly signed request is stale."""
+    body = {"current": 1, "size": 1, "params": {"strTime": window[0], "endTime": window[1]}}
+    far = {"strTime": "2026-01-01T00:00:00+00:00", "endTime": "2026-02-01T00:00:01+00:00"}
+    return {
+        "0": ({}, {}, body),
+        "-1": ({}, {"Sign": "0" * 32}, body),
+        "-2": ({"allowed_ips": ["10.9.8.7"]}, {}, body),
+        "-16": ({"clock": lambda: time.time() + 3600}, {}, body),
+        "-18": ({"faults": FaultConfig(status_18_rate=1.0)}, {}, body),
+        "-22": ({}, {}, {"current": 1, "size": 101, "params": body["params"]}),
+        "-25": ({}, {}, {**body, "params": far}),
+    }[status]
+
+
+@pytest.mark.parametrize("status", ["0", "-1", "-2", "-16", "-18", "-22", "-25"])
+def test_every_documented_status_can_be_produced_over_http(api, make_simulator, recent_window, status):
+    settings, headers, body = _every_status_request(status, recent_window)
+    simulator = make_simulator(**settings)
+    response = api.post(simulator, body, headers=headers)
+    assert response.status_code == 200
+    answer = response.json()
+    assert answer["status"] == status, answer
+    assert list(answer) == ["status", "reason", "data"]
+    assert (answer["data"] is None) == (status != "0")
+
+
+def test_restricted_ip_access_answers_minus_2_until_the_address_is_allowed(api, simulator, recent_window):
+    simulator.faults = FaultConfig(allowed_ips=("10.0.0.1", "::1"))
+    answer = api.page(simulator, recent_window, size=1)
+    assert answer["status"] == "-2" and answer["data"] is None
+    assert "Restricted IP access" in answer["reason"] and "127.0.0.1" in answer["reason"]
+    changed = httpx.put(f"{simulator.root_url}/_simulator/faults", json={"allowed_ips": ["127.0.0.1"]})
+    assert changed.json()["allowed_ips"] == ["127.0.0.1"]
+    assert api.page(simulator, recent_window, size=1)["status"] == "0"
+    assert simulator.outcome_counts == {"-2": 1, "0": 1}
+    refused = httpx.put(f"{simulator.root_url}/_simulator/faults", json={"allowed_ips": ["localhost"]})
+    assert refused.status_code == 400 and "allowed_ips" in refused.json()["error"]
+
+
+def test_fault_fields_can_be_given_to_the_constructor():
+    simulator = LaafficSimulator("k", "s", faults=FaultConfig(latency_ms=5), allowed_ips=["10.0.0.1"])
+    assert simulator.faults == FaultConfig(latency_ms=5, allowed_ips=("10.0.0.1",))
+    with pytest.raises(TypeError, match="allowed_ip"):
+        LaafficSimulator("k", "s", allowed_ip=["10.0.0.1"])
+
+
+def test_request_log_gives_the_gap_between_a_429_and_the_next_request(api, make_simulator, recent_window):
+    now = [50.0]
+    simulator = make_simulator(faults=FaultConfig(rate_limit_per_s=1), monotonic=lambda: now[0])
+    assert api.page(simulator, recent_window, size=1)["status"] == "0"
+    now[0] = 50.5
+    assert api.post(simulator, b"{}").status_code == 429
+    now[0] = 51.75  # a client honouring Retry-After: 1 comes back after it
+    assert api.post(simulator, b"{}").json()["status"] == "-22"
+    httpx.get(f"{simulator.root_url}/_simulator/health")  # admin calls are not logged
+    log = simulator.request_log
+    assert [(e.arrived, e.http_status, e.status, e.outcome) for e in log] == [
+        (50.0, 200, "0", "0"),
+        (50.5, 429, None, "http_429"),
+        (51.75, 200, "-22", "-22"),
+    ]
+    assert log[2].arrived - log[1].arrived == 1.25
+    assert all(e.client_ip == "127.0.0.1" for e in log)
+    served = httpx.get(f"{simulator.root_url}/_simulator/requests").json()
+    assert served == [entry.to_dict() for entry in log]
+    assert served[1] == {
+        "arrived": 50.5,
+        "http_status": 429,
+        "status": None,
+        "outcome": "http_429",
+        "client_ip": "127.0.0.1",
+        "tcp_nodelay": True,
+    }
+    assert httpx.delete(f"{simulator.root_url}/_simulator/requests").json() == []
+    assert simulator.request_log == [] and simulator.request_count == 0
+
+
+def test_request_log_uses_the_real_monotonic_clock_by_default(api, simulator, recent_window):
+    before = time.monotonic()
+    api.page(simulator, recent_window, size=1)
+    (entry,) = simulator.request_log
+    assert before <= entry.arrived <= time.monotonic()
