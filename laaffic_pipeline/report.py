@@ -2,8 +2,9 @@
 
 The page is one self-contained file (no script, stylesheet, font or image fetched from anywhere),
 so it opens from disk, a share or an e-mail. Its figures come from ``marts.daily_costs_by_currency``
-through one short read-only connection. Money is charted per currency and never converted or
-added across currencies; ASR is a ratio, so it is also shown over all calls of a day.
+through one short read-only connection. Money is charted per the currency it is in (the marts'
+``cost_currency``, set by ``LAAFFIC_COST_CURRENCY``) and never converted or added across
+currencies; ASR is a ratio, so it is also shown over all calls of a day.
 """
 
 from __future__ import annotations
@@ -55,11 +56,14 @@ def write_report(database: str | os.PathLike[str], path: Path | None = None, day
     """
     with connect_read_only(database) as conn:
         rows = read_figures(conn, days)
+        rules = read_cost_currency_rules(conn, days)
     path = path or report_path(database)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
-        temporary.write_text(render_report(rows, source=str(database)), encoding="utf-8")
+        temporary.write_text(
+            render_report(rows, source=str(database), cost_currency_rules=rules), encoding="utf-8"
+        )
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
@@ -78,8 +82,40 @@ def read_figures(conn: duckdb.DuckDBPyConnection, days: int = REPORT_DAYS) -> li
     ]
 
 
-def render_report(rows: Sequence[DayCurrency], source: str) -> str:
-    """The whole HTML page: two charts and the table they are drawn from."""
+def read_cost_currency_rules(conn: duckdb.DuckDBPyConnection, days: int = REPORT_DAYS) -> list[str]:
+    """The ``LAAFFIC_COST_CURRENCY`` values the last ``days`` days were built with (one, unless mixed)."""
+    try:
+        rows = conn.execute(load_sql("report_cost_currency_rules"), {"days": days}).fetchall()
+    except (duckdb.CatalogException, duckdb.BinderException):  # no marts, or marts older than the rule
+        return []
+    return [rule for (rule,) in rows]
+
+
+def money_rule(cost_currency_rules: Sequence[str]) -> str:
+    """The one sentence saying which currency the money is in, and why that is a setting."""
+    if not cost_currency_rules:
+        built = "the setting they were built with is unknown"
+    else:
+        built = "they were built with " + " and ".join(
+            f"LAAFFIC_COST_CURRENCY={rule}" for rule in cost_currency_rules
+        )
+        built += (
+            " (days built under different settings: rebuild them alike)"
+            if len(cost_currency_rules) > 1
+            else ""
+        )
+    return (
+        'The API document labels cost "Consumption amount (USD)" yet gives every record a currency '
+        '("Quotation Currency"), so the marts read cost in each record\'s currency (record) or in one '
+        f"fixed currency (e.g. USD); {built}: check an invoice's currency against these labels first."
+    )
+
+
+def render_report(rows: Sequence[DayCurrency], source: str, cost_currency_rules: Sequence[str] = ()) -> str:
+    """The whole HTML page: two charts and the table they are drawn from.
+
+    ``cost_currency_rules``: the ``LAAFFIC_COST_CURRENCY`` the days were built with, stated on the page.
+    """
     days = sorted({row.call_date for row in rows})
     currencies = sorted({row.currency for row in rows})
     by_key = {(row.call_date, row.currency): row for row in rows}
@@ -117,6 +153,7 @@ def render_report(rows: Sequence[DayCurrency], source: str) -> str:
         f"<p>{escape(period)} from <code>marts.daily_costs_by_currency</code> in "
         f"<code>{escape(source)}</code>; generated {generated}. Money is never converted or added "
         "across currencies.</p>\n"
+        f'<p class="money-rule">{escape(money_rule(cost_currency_rules))}</p>\n'
         f"{body}</body>\n</html>\n"
     )
 

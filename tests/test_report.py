@@ -9,9 +9,11 @@ import pytest
 from laaffic_pipeline.cli import main
 from laaffic_pipeline.report import ALL_CALLS, DayCurrency, render_report, report_path, write_report
 from laaffic_pipeline.simulator import LaafficSimulator
+from laaffic_pipeline.warehouse.marts import rebuild_marts
 from laaffic_pipeline.warehouse.query import WarehouseQueryError
 from tests.conftest import TEST_API_KEY, TEST_API_SECRET
 from tests.defs.pipeline import make_pipeline
+from tests.warehouse.mart_inputs import DAY, call, land
 
 
 @pytest.fixture(scope="module")
@@ -122,3 +124,38 @@ def test_the_report_command_without_a_warehouse_says_what_to_do(monkeypatch, tmp
 
     assert main(["report"]) == 1
     assert "run the pipeline first" in capsys.readouterr().err
+
+
+def money_rule_of(page: str) -> str:
+    (paragraph,) = [p for p in parse(page).iter("p") if p.get("class") == "money-rule"]
+    return paragraph.text
+
+
+def test_the_report_states_which_currency_the_money_is_in_and_why(built):
+    pipeline, _ = built
+    rule = money_rule_of(write_report(pipeline.settings.duckdb_path).read_text(encoding="utf-8"))
+
+    assert 'labels cost "Consumption amount (USD)"' in rule
+    assert '"Quotation Currency"' in rule
+    assert "built with LAAFFIC_COST_CURRENCY=record:" in rule  # the pipeline's default
+
+
+def test_a_warehouse_restated_in_usd_is_charted_and_labelled_in_usd(tmp_path):
+    database = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(database)) as conn:
+        land(conn, tmp_path, DAY, [[call("u", cost="1.25"), call("e", currency="EUR", cost="2.5")]])
+        rebuild_marts(conn, [DAY], "record")
+        rebuild_marts(conn, [DAY], "USD")
+
+    page = write_report(database).read_text(encoding="utf-8")
+
+    cost_chart = next(parse(page).iter("svg"))
+    assert series(cost_chart) == {"USD": [f"{DAY} USD: 3.75"]}  # 1.25 + 2.5, one currency now
+    assert "<td>3.750000</td>" in page
+    assert "built with LAAFFIC_COST_CURRENCY=USD:" in money_rule_of(page)
+
+
+def test_days_built_under_different_settings_are_called_out():
+    rule = money_rule_of(render_report([], source="w.duckdb", cost_currency_rules=["USD", "record"]))
+    assert "LAAFFIC_COST_CURRENCY=USD and LAAFFIC_COST_CURRENCY=record" in rule
+    assert "rebuild them alike" in rule

@@ -1,73 +1,256 @@
-"""Rebuild one day of the marts from raw, each rebuild one delete+insert transaction.
+"""Rebuild the marts from raw for any set of days, each rebuild one delete+insert transaction.
 
-A day's rebuild reads that day's raw rows (and the previous day's voice ids), so backfilling a
-day costs one day's rows, and running it twice leaves the same rows as running it once.
+The SQL is set-based over a list of days (``$days``), so a ranged backfill rebuilds 30 days in one
+statement per table, and one day is a list of one. Day D's call facts read raw D and the voice ids
+of raw D-1, never other marts rows: rebuilding a day twice leaves the same rows as once, and
+rebuilding from raw with another ``cost_currency`` restates history without calling the API.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, overload
 
 import duckdb
 
+from laaffic_pipeline.warehouse.columns import live_table_columns, table_columns
 from laaffic_pipeline.warehouse.landing import ensure_raw_tables
 from laaffic_pipeline.warehouse.sql import load_sql, run_sql
+from laaffic_pipeline.warehouse.tables import (
+    MARTS_CALL_FACTS,
+    MARTS_DAILY_COSTS,
+    MARTS_DAILY_COSTS_BY_CURRENCY,
+    RAW_CALL_RECORDS,
+)
+
+COST_CURRENCY_RECORD = "record"
+"""``LAAFFIC_COST_CURRENCY`` value: cost and rate are in each record's own ``currency``."""
+
+Figures = dict[str, Any]
 
 
-def ensure_mart_tables(conn: duckdb.DuckDBPyConnection) -> None:
-    """Create the marts (and the raw tables they read) if absent; refresh the view's definition."""
+def check_cost_currency(cost_currency: str) -> str:
+    """``cost_currency`` if it is a valid ``LAAFFIC_COST_CURRENCY``; a ``ValueError`` saying why not.
+
+    The API document labels ``cost`` "Consumption amount (USD)" and ``rate`` "Rate (USD)", yet each
+    record carries a ``currency`` ("Quotation Currency"), ``EUR`` in the document's own sample.
+    ``record`` reads money in that currency; a code such as ``USD`` reads it in that code always.
+    """
+    if cost_currency == COST_CURRENCY_RECORD or (
+        isinstance(cost_currency, str) and re.fullmatch(r"[A-Z]{3}", cost_currency)
+    ):
+        return cost_currency
+    raise ValueError(
+        f"LAAFFIC_COST_CURRENCY is {cost_currency!r}; accepted values: 'record' (cost and rate are in "
+        "each record's own currency) or an ISO 4217 three-letter upper-case code such as 'USD' (cost "
+        "and rate are in that currency whatever the record's quotation currency)"
+    )
+
+
+def ensure_mart_tables(
+    conn: duckdb.DuckDBPyConnection, cost_currency: str = COST_CURRENCY_RECORD
+) -> list[date]:
+    """Create the marts (and the raw tables they read) if absent; refresh the view and the comments.
+
+    Marts built by an older version (other columns than ``create_marts.sql`` defines) are dropped,
+    created anew and restated from raw for every stored day with ``cost_currency``: they hold
+    nothing raw does not. Returns the days so restated (usually none); their Parquet exports are
+    stale until re-exported.
+    """
     ensure_raw_tables(conn)
+    outdated = _outdated_marts(conn)
+    if outdated:
+        conn.execute(f"DROP VIEW IF EXISTS {MARTS_DAILY_COSTS_BY_CURRENCY}")
+        conn.execute(f"DROP TABLE IF EXISTS {MARTS_DAILY_COSTS}")
+        conn.execute(f"DROP TABLE IF EXISTS {MARTS_CALL_FACTS}")
     run_sql(conn, "create_marts")
+    if not outdated:
+        return []
+    days = stored_days(conn)
+    _insert(conn, "call_facts", days, cost_currency)
+    _insert(conn, "daily_costs", days, cost_currency)
+    return days
 
 
-def rebuild_call_facts(conn: duckdb.DuckDBPyConnection, day: date) -> dict[str, Any]:
-    """Replace ``day``'s rows of ``marts.call_facts``; returns the figures of what was built."""
+@overload
+def rebuild_call_facts(
+    conn: duckdb.DuckDBPyConnection, days: date, cost_currency: str = COST_CURRENCY_RECORD
+) -> Figures: ...
+@overload
+def rebuild_call_facts(
+    conn: duckdb.DuckDBPyConnection, days: Sequence[date], cost_currency: str = COST_CURRENCY_RECORD
+) -> dict[date, Figures]: ...
+def rebuild_call_facts(
+    conn: duckdb.DuckDBPyConnection, days: date | Sequence[date], cost_currency: str = COST_CURRENCY_RECORD
+) -> Figures | dict[date, Figures]:
+    """Replace the rows of ``days`` in ``marts.call_facts``, all in one transaction.
+
+    Returns each day's figures (``sql/call_facts_partition_figures.sql``), days in order; a day
+    without raw rows is emptied and gets zeros. ``cost_currency``: see ``check_cost_currency``.
+    A single ``date`` instead of a list returns that day's figures alone (the single-day call of
+    today's ``defs/mart_assets.py``; to be removed once it passes its partition keys).
+    """
+    if isinstance(days, date):
+        return rebuild_call_facts(conn, [days], cost_currency)[days]
+    wanted = _days(days)
+    check_cost_currency(cost_currency)
     with _transaction(conn):
-        ensure_mart_tables(conn)
-        run_sql(conn, "delete_call_facts_partition", {"call_date": day})
-        run_sql(conn, "insert_call_facts", {"call_date": day})
-    return query_one(conn, "call_facts_partition_figures", day)
+        restated = ensure_mart_tables(conn, cost_currency)
+        _replace(conn, "call_facts", wanted, cost_currency)
+    return _single_rows(figures_by_day(conn, "call_facts_partition_figures", sorted({*wanted, *restated})))
 
 
 @dataclass(frozen=True)
 class DailyCostsBuild:
     rows: int
-    by_currency: list[dict[str, Any]]  # the day's rows of marts.daily_costs_by_currency
+    by_currency: list[Figures]  # the day's rows of marts.daily_costs_by_currency
 
 
-def rebuild_daily_costs(conn: duckdb.DuckDBPyConnection, day: date) -> DailyCostsBuild:
-    """Replace ``day``'s rows of ``marts.daily_costs`` from that day's ``marts.call_facts``."""
+@overload
+def rebuild_daily_costs(
+    conn: duckdb.DuckDBPyConnection, days: date, cost_currency: str = COST_CURRENCY_RECORD
+) -> DailyCostsBuild: ...
+@overload
+def rebuild_daily_costs(
+    conn: duckdb.DuckDBPyConnection, days: Sequence[date], cost_currency: str = COST_CURRENCY_RECORD
+) -> dict[date, DailyCostsBuild]: ...
+def rebuild_daily_costs(
+    conn: duckdb.DuckDBPyConnection, days: date | Sequence[date], cost_currency: str = COST_CURRENCY_RECORD
+) -> DailyCostsBuild | dict[date, DailyCostsBuild]:
+    """Replace the rows of ``days`` in ``marts.daily_costs`` from those days' call facts, in one transaction.
+
+    Money is summed per the currency it is in (``call_facts.cost_currency``), which the call facts
+    already carry; ``cost_currency`` only serves a restatement of marts built by an older version
+    (see ``ensure_mart_tables``). A single ``date`` returns that day's build alone (transitional,
+    as for ``rebuild_call_facts``).
+    """
+    if isinstance(days, date):
+        return rebuild_daily_costs(conn, [days], cost_currency)[days]
+    wanted = _days(days)
+    check_cost_currency(cost_currency)
     with _transaction(conn):
-        ensure_mart_tables(conn)
-        run_sql(conn, "delete_daily_costs_partition", {"call_date": day})
-        run_sql(conn, "insert_daily_costs", {"call_date": day})
-    return DailyCostsBuild(
-        rows=query_one(conn, "daily_costs_partition_figures", day)["rows"],
-        by_currency=query_all(conn, "daily_costs_currency_summary", day),
+        restated = ensure_mart_tables(conn, cost_currency)
+        _replace(conn, "daily_costs", wanted, cost_currency)
+    return _daily_costs_builds(conn, sorted({*wanted, *restated}))
+
+
+@dataclass(frozen=True)
+class MartsRebuild:
+    call_facts: dict[date, Figures]
+    daily_costs: dict[date, DailyCostsBuild]
+
+    @property
+    def days(self) -> list[date]:
+        """Every day rebuilt: the days asked for, and any an outdated schema forced to restate."""
+        return sorted(self.call_facts)
+
+
+def rebuild_marts(
+    conn: duckdb.DuckDBPyConnection, days: Sequence[date], cost_currency: str = COST_CURRENCY_RECORD
+) -> MartsRebuild:
+    """Rebuild both marts for ``days`` from raw in one transaction: restate history, no API call.
+
+    For correcting money read under another ``LAAFFIC_COST_CURRENCY`` (pass every stored day, e.g.
+    ``stored_days(conn)``), or any backfill of the marts alone. Exports are the caller's: write
+    ``export_partition`` for each of ``result.days`` and both tables.
+    """
+    wanted = _days(days)
+    check_cost_currency(cost_currency)
+    with _transaction(conn):
+        restated = ensure_mart_tables(conn, cost_currency)
+        _replace(conn, "call_facts", wanted, cost_currency)
+        _replace(conn, "daily_costs", wanted, cost_currency)
+    built = sorted({*wanted, *restated})
+    return MartsRebuild(
+        call_facts=_single_rows(figures_by_day(conn, "call_facts_partition_figures", built)),
+        daily_costs=_daily_costs_builds(conn, built),
     )
 
 
-def query_one(conn: duckdb.DuckDBPyConnection, name: str, day: date) -> dict[str, Any]:
+def stored_days(conn: duckdb.DuckDBPyConnection) -> list[date]:
+    """Every day landed in raw, oldest first: what ``rebuild_marts`` restates for a whole history."""
+    ensure_raw_tables(conn)
+    return [
+        day
+        for (day,) in conn.execute(
+            f"SELECT DISTINCT partition_date FROM {RAW_CALL_RECORDS} ORDER BY 1"
+        ).fetchall()
+    ]
+
+
+def figures_by_day(
+    conn: duckdb.DuckDBPyConnection, name: str, days: Sequence[date]
+) -> dict[date, list[Figures]]:
+    """The rows of the one-statement ``sql/<name>.sql`` (taking ``$days``) grouped by their ``call_date``.
+
+    Every day of ``days`` is a key, in order, even one without rows.
+    """
+    grouped: dict[date, list[Figures]] = {day: [] for day in sorted(days)}
+    for row in _rows(conn, load_sql(name), {"days": list(grouped)}):
+        grouped[row.pop("call_date")].append(row)
+    return grouped
+
+
+def query_one(conn: duckdb.DuckDBPyConnection, name: str, day: date) -> Figures:
     """The single row of ``sql/<name>.sql`` for ``day``, as ``{column: value}``."""
     rows = query_all(conn, name, day)
     assert len(rows) == 1, f"{name}.sql returned {len(rows)} rows, expected 1"
     return rows[0]
 
 
-def query_all(conn: duckdb.DuckDBPyConnection, name: str, day: date) -> list[dict[str, Any]]:
+def query_all(conn: duckdb.DuckDBPyConnection, name: str, day: date) -> list[Figures]:
     """Every row of the one-statement ``sql/<name>.sql`` (taking ``$call_date``), as dicts."""
-    cursor = conn.execute(load_sql(name), {"call_date": day})
+    return _rows(conn, load_sql(name), {"call_date": day})
+
+
+def _replace(conn: duckdb.DuckDBPyConnection, table: str, days: list[date], cost_currency: str) -> None:
+    run_sql(conn, f"delete_{table}_partition", {"days": days})
+    _insert(conn, table, days, cost_currency)
+
+
+def _insert(conn: duckdb.DuckDBPyConnection, table: str, days: list[date], cost_currency: str) -> None:
+    run_sql(conn, f"insert_{table}", {"days": days, "cost_currency": cost_currency})
+
+
+def _outdated_marts(conn: duckdb.DuckDBPyConnection) -> bool:
+    """True when a mart table exists with other column names or types than the DDL defines."""
+    for table in (MARTS_CALL_FACTS, MARTS_DAILY_COSTS):
+        live = live_table_columns(conn, table)
+        if live and live != [(name, kind) for name, kind, _ in table_columns(table)]:
+            return True
+    return False
+
+
+def _days(days: Sequence[date]) -> list[date]:
+    wanted = sorted(set(days))
+    if not all(type(day) is date for day in wanted):
+        raise TypeError(f"days must be datetime.date values, got {days!r}")
+    return wanted
+
+
+def _single_rows(grouped: dict[date, list[Figures]]) -> dict[date, Figures]:
+    return {day: rows[0] for day, rows in grouped.items()}
+
+
+def _daily_costs_builds(conn: duckdb.DuckDBPyConnection, days: list[date]) -> dict[date, DailyCostsBuild]:
+    rows = _single_rows(figures_by_day(conn, "daily_costs_partition_figures", days))
+    summaries = figures_by_day(conn, "daily_costs_currency_summary", days)
+    return {day: DailyCostsBuild(rows=rows[day]["rows"], by_currency=summaries[day]) for day in days}
+
+
+def _rows(conn: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]) -> list[Figures]:
+    cursor = conn.execute(sql, params)
     names = [column[0] for column in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 @contextmanager
 def _transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """All or nothing: a failed rebuild leaves the day's previous rows in place."""
+    """All or nothing: a failed rebuild leaves every day's previous rows in place."""
     conn.begin()
     try:
         yield

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from itertools import count
@@ -13,29 +14,33 @@ import duckdb
 from laaffic_pipeline.warehouse.landing import replace_raw_partition
 from tests.staged import day_bounds, stage_pages
 
-# The record of the API document's response example, verbatim.
-DOC_SAMPLE_RECORD: dict[str, Any] = {
-    "voiceId": "2203031113381000002",
-    "sipGroupName": "group1",
-    "phoneName": "sipName8555",
-    "callee": "91856321412",
-    "displayNum": "1008122211",
-    "code": "Afghanistan(Kandahar)",
-    "submitTime": "2022-01-18T14:42:40+08:00",
-    "callTime": "2022-01-18T14:45:42+08:00",
-    "ringingTime": "2022-01-18T14:42:47+08:00",
-    "answerTime": "2022-01-18T14:42:50+08:00",
-    "hangupTime": "2022-01-18T14:42:55+08:00",
-    "callDuration": 5,
-    "chargedDuration": 5,
-    "terminationCode": "200",
-    "terminationReason": "success",
-    "cost": "2",
-    "billPeriod": "20+20",
-    "rate": "1.2",
-    "recordingFileId": "12022022570cc2484c59d4f8b9745d34226285b1e.mp3",
-    "currency": "EUR",
-}
+# The record of the API document's response example (RESPONSEEXAMPLE), copied as printed there,
+# spacing included ("currency":"EUR" and all).
+DOC_SAMPLE_JSON = """
+            {
+                "voiceId": "2203031113381000002",
+                "sipGroupName": "group1",
+                "phoneName": "sipName8555",
+                "callee": "91856321412",
+                "displayNum": "1008122211",
+                "code": "Afghanistan(Kandahar)",
+                "submitTime": "2022-01-18T14:42:40+08:00",
+                "callTime": "2022-01-18T14:45:42+08:00",
+                "ringingTime": "2022-01-18T14:42:47+08:00",
+                "answerTime": "2022-01-18T14:42:50+08:00",
+                "hangupTime": "2022-01-18T14:42:55+08:00",
+                "callDuration": 5,
+                "chargedDuration": 5,
+                "terminationCode": "200",
+                "terminationReason": "success",
+                "cost": "2",
+                "billPeriod": "20+20",
+                "rate": "1.2",
+                "recordingFileId": "12022022570cc2484c59d4f8b9745d34226285b1e.mp3",
+                "currency":"EUR"
+            }
+"""
+DOC_SAMPLE_RECORD: dict[str, Any] = json.loads(DOC_SAMPLE_JSON)
 
 DAY = date(2026, 3, 10)
 FETCHED_AT = datetime(2026, 3, 12, 2, 0, tzinfo=UTC)

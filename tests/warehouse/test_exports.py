@@ -19,9 +19,8 @@ def conn(tmp_path):
     connection = duckdb.connect(str(tmp_path / "laaffic.duckdb"))
     land(connection, tmp_path, DAY, [RECORDS])
     land(connection, tmp_path, DAY + timedelta(days=1), [[call("next-day")]])
-    for day in (DAY, DAY + timedelta(days=1)):
-        rebuild_call_facts(connection, day)
-        rebuild_daily_costs(connection, day)
+    rebuild_call_facts(connection, [DAY, DAY + timedelta(days=1)])
+    rebuild_daily_costs(connection, [DAY, DAY + timedelta(days=1)])
     yield connection
     connection.close()
 
@@ -74,8 +73,8 @@ def test_re_exporting_replaces_the_file_whole_and_leaves_no_temporary_file(conn,
     before = path.stat().st_ino
     with path.open("rb") as reader_of_the_old_file:
         land(conn, tmp_path, DAY, [[call("only")]])
-        rebuild_call_facts(conn, DAY)
-        rebuild_daily_costs(conn, DAY)
+        rebuild_call_facts(conn, [DAY])
+        rebuild_daily_costs(conn, [DAY])
         assert export_partition(conn, MARTS_DAILY_COSTS, DAY, tmp_path / "exports") == path
         old_bytes = reader_of_the_old_file.read()
 

@@ -15,6 +15,6 @@ SELECT
     count(*) - count(cost) AS cost,
     count(*) - count(rate) AS rate,
     count(*) - count(bill_period) AS bill_period,
-    count(*) - count(currency) AS currency
+    count(*) - count(cost_currency) AS currency  -- the currency the money is in
 FROM marts.call_facts
 WHERE call_date = $call_date;

@@ -1,9 +1,10 @@
--- Per currency, one day's marts.daily_costs totals beside the same sums over marts.call_facts;
--- `matches` is false where any pair differs (a currency missing on one side counts as differing).
+-- Per currency (the money's: call_facts.cost_currency = daily_costs.currency), one day's
+-- marts.daily_costs totals beside the same sums over marts.call_facts; `matches` is false where any
+-- pair differs (a currency missing on one side counts as differing).
 WITH
     from_facts AS (
         SELECT
-            currency,
+            cost_currency AS currency,
             count(*) AS calls,
             count(*) FILTER (WHERE is_answered) AS answered_calls,
             sum(call_duration_s) AS call_seconds,
@@ -12,7 +13,7 @@ WITH
             sum(expected_cost) AS expected_cost
         FROM marts.call_facts
         WHERE call_date = $call_date
-        GROUP BY currency
+        GROUP BY cost_currency
     ),
     from_daily_costs AS (
         SELECT

@@ -1,12 +1,19 @@
--- One day of marts.call_facts from raw.call_records (run after delete_call_facts_partition).
+-- The days $days (a DATE[]) of marts.call_facts from raw.call_records, in one set-based statement
+-- (run after delete_call_facts_partition, in the same transaction).
 --
--- Every raw record of the day gives one row: a value that cannot be parsed becomes NULL and its
--- problem is named in quality_flags. Only two kinds of copies are dropped: a voice id repeated
--- within the day keeps its most recently fetched copy, and a voice id the previous day's window
--- also returned (a call on the boundary instant) belongs to the previous day. That rule reads raw,
--- so the result does not depend on the order in which days are built.
+-- Every raw record of a day gives one row: a value that cannot be parsed becomes NULL and its
+-- problem is named in quality_flags. Raw already holds one copy per voice id and day (the latest,
+-- insert_raw_records.sql), so the only copies dropped here are voice ids the previous day's window
+-- also returned (a call on the boundary instant): they belong to the previous day. That rule reads
+-- raw D-1 for every day D, whether or not D-1 is among $days, so the result depends neither on the
+-- order in which days are built nor on how they are grouped into ranges.
 --
--- Reads this day's raw rows and the previous day's voice ids only.
+-- Money: cost and rate are read as sent; $cost_currency (LAAFFIC_COST_CURRENCY, checked in Python)
+-- says what currency they are in: 'record' = each record's own currency (the document's "Quotation
+-- Currency"), or a three-letter code that applies to every record (the document labels cost
+-- "Consumption amount (USD)"). Nothing is converted.
+--
+-- Reads the days' raw rows and the voice ids of each previous day only.
 
 -- Parsing helpers; TEMP, so they live on this connection only and never in the database file.
 -- Every value is first trimmed, and an empty string counts as not sent.
@@ -19,6 +26,8 @@ CREATE OR REPLACE TEMP MACRO api_seconds(sent) AS
     CASE WHEN regexp_matches(sent, '^\d{1,9}$') THEN try_cast(sent AS INTEGER) END;
 -- Money is exact: a decimal string (or JSON number) to DECIMAL(18,6); anything else is NULL.
 CREATE OR REPLACE TEMP MACRO api_money(sent) AS try_cast(sent AS DECIMAL(18, 6));
+-- An exchange rate keeps 10 places.
+CREATE OR REPLACE TEMP MACRO api_exchange_rate(sent) AS try_cast(sent AS DECIMAL(18, 10));
 -- Elapsed whole seconds between two instants; NULL when negative or beyond INTEGER.
 CREATE OR REPLACE TEMP MACRO elapsed_s(earlier, later) AS
     CASE WHEN date_sub('second', earlier, later) >= 0
@@ -34,18 +43,23 @@ CREATE OR REPLACE TEMP MACRO cost_of(rate, seconds) AS
         AS DECIMAL(18, 6)
     );
 
-INSERT INTO marts.call_facts
+INSERT INTO marts.call_facts BY NAME
 WITH
-    -- Raw already holds one row per voice id per day, the most recently fetched copy
-    -- (insert_raw_records.sql), so the day's rows are read as they are.
+    days AS (SELECT DISTINCT unnest($days::DATE[]) AS day),
+    -- Voice ids of each day before one of the days, keyed by the day they would repeat on.
+    previous_ids AS (
+        SELECT partition_date + 1 AS next_day, voice_id
+        FROM raw.call_records
+        WHERE partition_date IN (SELECT day - 1 FROM days)
+    ),
     day_records AS (
         SELECT partition_date, voice_id, record, fetched_at
         FROM raw.call_records AS today
-        WHERE partition_date = $call_date
+        WHERE partition_date IN (SELECT day FROM days)
           AND NOT EXISTS (
             SELECT 1
-            FROM raw.call_records AS previous
-            WHERE previous.partition_date = $call_date::DATE - 1
+            FROM previous_ids AS previous
+            WHERE previous.next_day = today.partition_date
               AND previous.voice_id = today.voice_id
         )
     ),
@@ -63,7 +77,8 @@ WITH
                   "hangupTime": "VARCHAR", "callDuration": "VARCHAR", "chargedDuration": "VARCHAR",
                   "terminationCode": "VARCHAR", "terminationReason": "VARCHAR", "cost": "VARCHAR",
                   "rate": "VARCHAR", "billPeriod": "VARCHAR", "recordingFileId": "VARCHAR",
-                  "currency": "VARCHAR"}'
+                  "currency": "VARCHAR", "settleRate": "VARCHAR", "quoteExchange": "VARCHAR",
+                  "settlePay": "VARCHAR", "baseCost": "VARCHAR"}'
             ) AS api,
             json_type(record, ['$.callDuration', '$.chargedDuration']) AS duration_types
         FROM day_records
@@ -93,7 +108,11 @@ WITH
             api_text(api.rate) AS rate_text,
             api_text(api.billPeriod) AS bill_period_text,
             api_text(api.recordingFileId) AS recording_file_id,
-            api_text(api.currency) AS currency_text
+            api_text(api.currency) AS currency_text,
+            api_text(api.settleRate) AS settle_rate_text,
+            api_text(api.quoteExchange) AS quote_exchange_text,
+            api_text(api.settlePay) AS settle_pay_text,
+            api_text(api.baseCost) AS base_cost_text
         FROM decoded
     ),
     parsed AS (
@@ -110,7 +129,11 @@ WITH
             api_seconds(charged_duration_text) AS charged_duration_s,
             api_money(cost_text) AS cost,
             api_money(rate_text) AS rate,
-            CASE WHEN regexp_matches(currency_text, '^[A-Za-z]{3}$') THEN upper(currency_text) END AS currency,
+            CASE WHEN regexp_matches(currency_text, '^[A-Za-z]{3}$') THEN upper(currency_text) END AS quote_currency,
+            api_money(settle_rate_text) AS settle_rate,
+            api_exchange_rate(quote_exchange_text) AS quote_exchange,
+            api_money(settle_pay_text) AS settle_pay,
+            api_money(base_cost_text) AS base_cost,
             termination_code = '200' AS is_answered
         FROM sent
     ),
@@ -165,7 +188,14 @@ SELECT
     is_answered,
     cost,
     rate,
-    currency,
+    quote_currency,
+    CASE WHEN $cost_currency::VARCHAR = 'record' THEN quote_currency ELSE $cost_currency::VARCHAR END
+        AS cost_currency,
+    $cost_currency::VARCHAR AS cost_currency_rule,
+    settle_rate,
+    quote_exchange,
+    settle_pay,
+    base_cost,
     bill_period,
     bill_initial_s,
     bill_increment_s,
@@ -202,7 +232,12 @@ SELECT
             problem('cost', cost_text, cost),
             problem('rate', rate_text, rate),
             problem('bill_period', bill_period_text, bill_period),
-            problem('currency', currency_text, currency),
+            problem('currency', currency_text, quote_currency),
+            -- The settlement fields are optional: only one sent but unreadable is a problem.
+            CASE WHEN settle_rate_text IS NOT NULL AND settle_rate IS NULL THEN 'invalid_settle_rate' END,
+            CASE WHEN quote_exchange_text IS NOT NULL AND quote_exchange IS NULL THEN 'invalid_quote_exchange' END,
+            CASE WHEN settle_pay_text IS NOT NULL AND settle_pay IS NULL THEN 'invalid_settle_pay' END,
+            CASE WHEN base_cost_text IS NOT NULL AND base_cost IS NULL THEN 'invalid_base_cost' END,
             -- Both times known but in the wrong order (or absurdly far apart).
             CASE WHEN ringing_time IS NOT NULL AND answer_time IS NOT NULL AND ring_s IS NULL
                 THEN 'invalid_ring_s' END,

@@ -1,13 +1,14 @@
--- One day of marts.daily_costs from that day's marts.call_facts (run after
--- delete_daily_costs_partition). Money is summed per currency, never across currencies; each
--- ratio keeps its numerator and denominator so roll-ups can recompute it from sums.
-INSERT INTO marts.daily_costs
+-- The days $days (a DATE[]) of marts.daily_costs from those days' marts.call_facts (run after
+-- delete_daily_costs_partition). Money is summed per currency it is in (call_facts.cost_currency),
+-- never across currencies; each ratio keeps its numerator and denominator so roll-ups can
+-- recompute it from sums.
+INSERT INTO marts.daily_costs BY NAME
 SELECT
     call_date,
     sip_group_name,
     phone_name,
     country,
-    currency,
+    cost_currency AS currency,
     count(*) AS calls,
     count(*) FILTER (WHERE is_answered) AS answered_calls,
     count(*) FILTER (WHERE is_answered) / count(*) AS asr,
@@ -27,5 +28,5 @@ SELECT
     count(*) FILTER (WHERE cost_mismatch) AS cost_mismatch_calls,
     count(*) FILTER (WHERE len(quality_flags) > 0) AS flagged_calls
 FROM marts.call_facts
-WHERE call_date = $call_date
-GROUP BY call_date, sip_group_name, phone_name, country, currency;
+WHERE call_date IN (SELECT unnest($days::DATE[]))
+GROUP BY call_date, sip_group_name, phone_name, country, cost_currency;
