@@ -1,0 +1,305 @@
+"""Sensor factories: run failures, failed asset checks and a late marts day, each sent as an ``Alert``.
+
+Each sensor asks for the ``alerts`` resource (``AlertResource``) and is RUNNING by default only
+when a channel is configured (``enabled``); otherwise it is STOPPED, still listed in the UI.
+They use Dagster's own sensor machinery and cursors: run failures through ``@run_failure_sensor``,
+check results through the event log's ``ASSET_CHECK_EVALUATION`` records after the cursor's
+storage id, lateness with the same rule Dagster's cron ``FreshnessPolicy`` evaluator applies.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from dagster import (
+    AssetKey,
+    AssetRecordsFilter,
+    DagsterEventType,
+    DailyPartitionsDefinition,
+    DefaultSensorStatus,
+    EventRecordsFilter,
+    FreshnessPolicy,
+    RunFailureSensorContext,
+    SensorDefinition,
+    SensorEvaluationContext,
+    SkipReason,
+    run_failure_sensor,
+    sensor,
+)
+from dagster._core.definitions.freshness import CronFreshnessPolicy
+from dagster._core.events.log import EventLogEntry
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+    PARTITION_NAME_TAG,
+)
+from dagster._utils.schedules import get_latest_completed_cron_tick
+
+from laaffic_pipeline.alerts.messages import Alert, asset_link, run_link, summarize_error
+from laaffic_pipeline.alerts.resource import AlertResource
+
+RUN_FAILURE_SENSOR_NAME = "laaffic_run_failure_alert"
+CHECK_FAILURE_SENSOR_NAME = "laaffic_check_failure_alert"
+LATE_DATA_SENSOR_NAME = "laaffic_late_marts_alert"
+MAX_CHECK_EVENTS_PER_TICK = 1000
+
+
+def default_status(enabled: bool) -> DefaultSensorStatus:
+    return DefaultSensorStatus.RUNNING if enabled else DefaultSensorStatus.STOPPED
+
+
+def run_partitions(tags: dict[str, str]) -> tuple[str, ...]:
+    """The partition a run built (``dagster/partition``) or its range ``start...end``."""
+    if PARTITION_NAME_TAG in tags:
+        return (tags[PARTITION_NAME_TAG],)
+    if ASSET_PARTITION_RANGE_START_TAG in tags:
+        return (f"{tags[ASSET_PARTITION_RANGE_START_TAG]}...{tags.get(ASSET_PARTITION_RANGE_END_TAG, '')}",)
+    return ()
+
+
+def run_failure_alert(context: RunFailureSensorContext, ui_url: str) -> Alert:
+    """What failed in the run: its job, partition, failed steps and the first step's error chain."""
+    run = context.dagster_run
+    steps = context.get_step_failure_events()
+    if steps:
+        error = steps[0].event_specific_data.error  # type: ignore[union-attr]
+        messages = []
+        while error is not None:  # retries and Failure wrap the real cause
+            messages.append(error.message)
+            error = error.cause
+        summary = "\n".join(messages)
+    else:  # the run failed outside any step (e.g. its worker died)
+        summary = context.failure_event.message or "the run failed"
+    partitions = run_partitions(dict(run.tags))
+    return Alert(
+        title=f"Run of {run.job_name} failed" + (f" for {', '.join(partitions)}" if partitions else ""),
+        kind="run_failure",
+        job=run.job_name,
+        partitions=partitions,
+        failed=tuple(dict.fromkeys(event.step_key or "" for event in steps if event.step_key)),
+        error=summarize_error(summary),
+        link=run_link(ui_url, run.run_id),
+        details=(("Run id", run.run_id),),
+    )
+
+
+def build_run_failure_alert_sensor(
+    job_names: Sequence[str],
+    *,
+    enabled: bool,
+    name: str = RUN_FAILURE_SENSOR_NAME,
+    minimum_interval_seconds: int = 30,
+) -> SensorDefinition:
+    """Alert once per failed run of ``job_names`` (runs of other jobs are skipped)."""
+    watched = frozenset(job_names)
+
+    # monitored_jobs is left to its default (this code location's jobs) and filtered by name here,
+    # so the factory needs only names, not the job objects being restructured.
+    @run_failure_sensor(
+        name=name,
+        minimum_interval_seconds=minimum_interval_seconds,
+        default_status=default_status(enabled),
+        description=f"Sends an alert (webhook / e-mail) when a run of {', '.join(sorted(watched))} fails.",
+    )
+    def run_failure_alert_sensor(context: RunFailureSensorContext, alerts: AlertResource):
+        if context.dagster_run.job_name not in watched:
+            return SkipReason(f"run of {context.dagster_run.job_name} is not watched")
+        alerts.send(run_failure_alert(context, alerts.ui_url), context.log)
+        return None
+
+    return run_failure_alert_sensor
+
+
+def check_failure_alerts(
+    entries: Sequence[EventLogEntry], job_by_run: dict[str, str], ui_url: str
+) -> list[Alert]:
+    """One alert per run for its failed check evaluations in ``entries``."""
+    failed_by_run: dict[str, list] = defaultdict(list)
+    for entry in entries:
+        evaluation = entry.dagster_event.asset_check_evaluation_data  # type: ignore[union-attr]
+        if not evaluation.passed:
+            failed_by_run[entry.run_id].append(evaluation)
+    alerts = []
+    for run_id, evaluations in failed_by_run.items():
+        names = [f"{e.asset_key.to_user_string()}:{e.check_name}" for e in evaluations]
+        partitions = tuple(dict.fromkeys(e.partition for e in evaluations if e.partition))
+        severity = "ERROR" if any(e.severity.value == "ERROR" for e in evaluations) else "WARN"
+        errors = [f"{name}: {e.description or 'failed'}" for name, e in zip(names, evaluations, strict=True)]
+        first = evaluations[0].asset_key
+        alerts.append(
+            Alert(
+                title=(
+                    f"{len(evaluations)} asset check{'s' if len(evaluations) > 1 else ''} failed"
+                    + (f" for {', '.join(partitions)}" if partitions else "")
+                ),
+                kind="check_failure",
+                severity=severity,
+                job=job_by_run.get(run_id),
+                partitions=partitions,
+                failed=tuple(names),
+                error=summarize_error("\n".join(errors)),
+                link=run_link(ui_url, run_id) or asset_link(ui_url, first.path),
+                details=(("Run id", run_id),),
+            )
+        )
+    return alerts
+
+
+def build_check_failure_alert_sensor(
+    *,
+    enabled: bool,
+    asset_keys: Sequence[AssetKey] | None = None,
+    name: str = CHECK_FAILURE_SENSOR_NAME,
+    minimum_interval_seconds: int = 60,
+) -> SensorDefinition:
+    """Alert on failed asset checks (WARN and ERROR) of ``asset_keys`` (None: every asset).
+
+    The cursor is the event log storage id of the last check evaluation seen; the first tick only
+    records where the log ends, so turning the sensor on never replays old failures.
+    """
+    watched = set(asset_keys) if asset_keys is not None else None
+
+    @sensor(
+        name=name,
+        minimum_interval_seconds=minimum_interval_seconds,
+        default_status=default_status(enabled),
+        description="Sends an alert (webhook / e-mail) for each run's failed asset checks, WARN included.",
+    )
+    def check_failure_alert_sensor(context: SensorEvaluationContext, alerts: AlertResource):
+        storage = context.instance.event_log_storage
+        if context.cursor is None:
+            latest = storage.get_event_records(
+                EventRecordsFilter(event_type=DagsterEventType.ASSET_CHECK_EVALUATION), limit=1
+            )
+            context.update_cursor(str(latest[0].storage_id if latest else 0))
+            return SkipReason("started watching asset check results from now on")
+        records = storage.get_event_records(
+            EventRecordsFilter(
+                event_type=DagsterEventType.ASSET_CHECK_EVALUATION, after_cursor=int(context.cursor)
+            ),
+            limit=MAX_CHECK_EVENTS_PER_TICK,
+            ascending=True,
+        )
+        if not records:
+            return SkipReason("no new asset check results")
+        entries = [
+            record.event_log_entry
+            for record in records
+            if watched is None
+            or record.event_log_entry.dagster_event.asset_check_evaluation_data.asset_key in watched  # type: ignore[union-attr]
+        ]
+        job_by_run = {}
+        for run_id in {entry.run_id for entry in entries}:
+            run = context.instance.get_run_by_id(run_id)
+            if run is not None:
+                job_by_run[run_id] = run.job_name
+        alerts_to_send = check_failure_alerts(entries, job_by_run, alerts.ui_url)
+        for alert in alerts_to_send:
+            alerts.send(alert, context.log)
+        context.update_cursor(str(records[-1].storage_id))
+        if not alerts_to_send:
+            return SkipReason(f"{len(records)} new check results, none failed")
+        return None
+
+    return check_failure_alert_sensor
+
+
+def late_data_alert(
+    asset_key: AssetKey,
+    policy: CronFreshnessPolicy,
+    partitions_def: DailyPartitionsDefinition,
+    deadline: datetime,
+    last_materialized: datetime | None,
+    expected_partition: str,
+    expected_partition_built: bool,
+    ui_url: str,
+) -> Alert | None:
+    """An alert when ``asset_key`` misses the deadline that has just passed, else None.
+
+    Late means Dagster's cron freshness rule fails (no materialization since ``deadline -
+    lower_bound_delta``) or the day the deadline is for (the day before it, locally) was never built.
+    """
+    window_start = deadline - policy.lower_bound_delta
+    stale = last_materialized is None or last_materialized < window_start
+    if not stale and expected_partition_built:
+        return None
+    facts = []
+    if stale:
+        facts.append(
+            f"not materialized since {window_start:%Y-%m-%d %H:%M %Z}"
+            + (f" (last: {last_materialized:%Y-%m-%d %H:%M %Z})" if last_materialized else " (never)")
+        )
+    if not expected_partition_built:
+        facts.append(f"partition {expected_partition} has not been built")
+    return Alert(
+        title=f"{asset_key.to_user_string()} is late for {expected_partition}",
+        kind="late_data",
+        severity="WARN",
+        partitions=(expected_partition,),
+        failed=(f"{asset_key.to_user_string()} freshness",),
+        error="; ".join(facts),
+        link=asset_link(ui_url, asset_key.path),
+        details=(
+            ("Deadline", f"{deadline:%Y-%m-%d %H:%M} {policy.timezone} ({policy.deadline_cron})"),
+            ("Time zone", partitions_def.timezone),
+        ),
+    )
+
+
+def build_late_data_alert_sensor(
+    asset_key: AssetKey,
+    freshness_policy: FreshnessPolicy,
+    partitions_def: DailyPartitionsDefinition,
+    *,
+    enabled: bool,
+    name: str = LATE_DATA_SENSOR_NAME,
+    minimum_interval_seconds: int = 300,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> SensorDefinition:
+    """Alert once per missed deadline of ``asset_key``'s cron ``freshness_policy``.
+
+    The cursor is the last deadline alerted on, so a late day is reported once, not every tick.
+    """
+    if not isinstance(freshness_policy, CronFreshnessPolicy):
+        raise TypeError("build_late_data_alert_sensor needs a FreshnessPolicy.cron(...) policy")
+    policy = freshness_policy
+    zone = ZoneInfo(policy.timezone)
+
+    @sensor(
+        name=name,
+        minimum_interval_seconds=minimum_interval_seconds,
+        default_status=default_status(enabled),
+        description=(
+            f"Sends an alert when {asset_key.to_user_string()} misses its freshness deadline "
+            f"({policy.deadline_cron} {policy.timezone}) or the day before it was not built."
+        ),
+    )
+    def late_data_alert_sensor(context: SensorEvaluationContext, alerts: AlertResource):
+        now = clock().astimezone(zone)
+        deadline = get_latest_completed_cron_tick(policy.deadline_cron, now, policy.timezone).astimezone(zone)
+        if context.cursor == deadline.isoformat():
+            return SkipReason(f"already alerted for the deadline {deadline.isoformat()}")
+        expected = (deadline.date() - timedelta(days=1)).strftime(partitions_def.fmt)
+        if expected not in partitions_def.get_partition_keys(current_time=now):
+            return SkipReason(f"partition {expected} does not exist")
+        instance = context.instance
+        event = instance.get_latest_materialization_event(asset_key)
+        last = datetime.fromtimestamp(event.timestamp, zone) if event else None
+        built = bool(
+            instance.fetch_materializations(
+                AssetRecordsFilter(asset_key=asset_key, asset_partitions=[expected]), limit=1
+            ).records
+        )
+        alert = late_data_alert(
+            asset_key, policy, partitions_def, deadline, last, expected, built, alerts.ui_url
+        )
+        if alert is None:
+            return SkipReason(f"{asset_key.to_user_string()} is fresh for {expected}")
+        alerts.send(alert, context.log)
+        context.update_cursor(deadline.isoformat())
+        return None
+
+    return late_data_alert_sensor

@@ -1,0 +1,1 @@
+from tests.alerts.receivers import smtp_inbox, webhook  # noqa: F401  (fixtures)
