@@ -21,6 +21,7 @@ import dagster as dg
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from laaffic_pipeline.api.client import DEFAULT_BASE_URL, MAX_PAGE_SIZE
+from laaffic_pipeline.warehouse.marts import check_cost_currency
 
 ENV_PREFIX = "LAAFFIC_"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -89,12 +90,37 @@ class WarehouseSettings(dg.Config):
         default=300.0, ge=0, le=86_400, description="how long a write waits for another process's lock"
     )
 
+    analytics_path: str = Field(
+        default="",
+        description="the analysts' DuckDB file of views over the Parquet exports (empty: analytics.duckdb "
+        "beside the warehouse)",
+    )
+
     @field_validator("duckdb_memory_limit")
     @classmethod
     def _memory_size(cls, value: str) -> str:
         if not _MEMORY_SIZE.fullmatch(value):
             raise ValueError("not a memory size; use e.g. 512MB, 1GB or 2GiB")
         return value
+
+
+class AlertSettings(dg.Config):
+    """Where alerts go (the ``alerts`` resource holds these); the secrets come through ``EnvVar``.
+
+    ``LAAFFIC_ALERT_WEBHOOK_URL`` and ``LAAFFIC_ALERT_SMTP_PASSWORD`` are secrets, read by the
+    resource through ``EnvVar`` only when set.
+    """
+
+    dagster_ui_url: str = Field(default="", description="Dagster UI base URL, for links in alerts")
+    alert_smtp_host: str = Field(default="", description="SMTP server for e-mail alerts (empty: no e-mail)")
+    alert_smtp_port: int = Field(default=587, ge=1, le=65535, description="SMTP port")
+    alert_smtp_from: str = Field(default="", description="sender address of e-mail alerts")
+    alert_smtp_to: str = Field(default="", description="recipients of e-mail alerts, comma-separated")
+    alert_smtp_user: str = Field(default="", description="SMTP login (optional)")
+    alert_smtp_starttls: bool = Field(default=True, description="STARTTLS before the SMTP login")
+    alert_timeout_s: float = Field(
+        default=10.0, gt=0, le=120, description="longest time one alert may take, all channels and retries"
+    )
 
 
 class PipelineSettings(BaseModel):
@@ -113,9 +139,27 @@ class PipelineSettings(BaseModel):
     step_retries: int = Field(
         default=2, ge=0, le=10, description="Dagster re-runs of a fetch that outlived the client's retries"
     )
+    days_in_flight: int = Field(
+        default=4,
+        ge=1,
+        le=31,
+        description="days of a range read from the API at once (they share the client)",
+    )
     step_retry_delay_s: float = Field(default=30.0, ge=0, le=3600, description="delay before such a re-run")
+    cost_currency: str = Field(
+        default="record",
+        description="currency of cost and rate: 'record' (each record's own currency) or an ISO 4217 "
+        "code such as USD (that currency whatever the record says)",
+    )
+    anomaly_band: float = Field(
+        default=5.0,
+        ge=0.5,
+        le=100,
+        description="robust deviations from the trailing 14 days that flag a day's cost",
+    )
     client: ClientSettings = ClientSettings()
     warehouse: WarehouseSettings = WarehouseSettings()
+    alerts: AlertSettings = AlertSettings()
 
     @field_validator("timezone")
     @classmethod
@@ -127,6 +171,16 @@ class PipelineSettings(BaseModel):
                 "not a known IANA time zone; use a name such as 'UTC', 'Asia/Shanghai' or 'Europe/Berlin'"
             ) from None
         return name
+
+    @field_validator("cost_currency")
+    @classmethod
+    def _known_cost_currency(cls, value: str) -> str:
+        try:
+            return check_cost_currency(value)
+        except ValueError:
+            raise ValueError(
+                "use 'record' (each record's own currency) or an ISO 4217 upper-case code such as 'USD'"
+            ) from None
 
     @field_validator("start_date")
     @classmethod

@@ -10,42 +10,41 @@ from pydantic import Field
 from laaffic_pipeline.alerts.delivery import AlertChannels, Delivery, deliver
 from laaffic_pipeline.alerts.messages import Alert
 from laaffic_pipeline.alerts.redaction import Redactor
+from laaffic_pipeline.settings import AlertSettings
 
 ALERTS_RESOURCE_KEY = "alerts"
 
 
 class AlertResource(ConfigurableResource):
-    """Sends alerts; every field but the secrets comes from ``PipelineSettings`` (LAAFFIC_ALERT_*)."""
+    """Sends alerts to every configured channel. The channels are ``AlertSettings`` (LAAFFIC_ALERT_*);
+    the webhook URL (it carries a token), the SMTP password and the API secret (only so it can be
+    redacted) come through ``EnvVar`` and are never shown."""
 
-    ui_url: str = Field(default="", description="Dagster UI base URL for links (LAAFFIC_DAGSTER_UI_URL).")
+    settings: AlertSettings = Field(
+        default=AlertSettings(), description="Alert channels (LAAFFIC_* settings)."
+    )
     webhook_url: str = Field(default="", repr=False, description="Chat webhook (LAAFFIC_ALERT_WEBHOOK_URL).")
-    smtp_host: str = Field(
-        default="", description="SMTP server; empty = no e-mail (LAAFFIC_ALERT_SMTP_HOST)."
-    )
-    smtp_port: int = Field(default=587, ge=1, le=65535, description="LAAFFIC_ALERT_SMTP_PORT.")
-    smtp_from: str = Field(default="", description="Sender address (LAAFFIC_ALERT_SMTP_FROM).")
-    smtp_to: list[str] = Field(default=[], description="Recipients (LAAFFIC_ALERT_SMTP_TO, comma-separated).")
-    smtp_user: str = Field(default="", description="SMTP login, optional (LAAFFIC_ALERT_SMTP_USER).")
     smtp_password: str = Field(default="", repr=False, description="LAAFFIC_ALERT_SMTP_PASSWORD (EnvVar).")
-    smtp_starttls: bool = Field(
-        default=True, description="STARTTLS before login (LAAFFIC_ALERT_SMTP_STARTTLS)."
-    )
-    budget_s: float = Field(default=10.0, gt=0, le=120, description="Longest time one alert may take.")
     api_secret: str = Field(
         default="", repr=False, description="LAAFFIC_API_SECRET (EnvVar): only to redact it from alerts."
     )
 
+    @property
+    def ui_url(self) -> str:
+        return self.settings.dagster_ui_url
+
     def channels(self) -> AlertChannels:
+        s = self.settings
         return AlertChannels(
             webhook_url=self.webhook_url,
-            smtp_host=self.smtp_host,
-            smtp_port=self.smtp_port,
-            smtp_from=self.smtp_from,
-            smtp_to=tuple(self.smtp_to),
-            smtp_user=self.smtp_user,
+            smtp_host=s.alert_smtp_host,
+            smtp_port=s.alert_smtp_port,
+            smtp_from=s.alert_smtp_from,
+            smtp_to=tuple(address.strip() for address in s.alert_smtp_to.split(",") if address.strip()),
+            smtp_user=s.alert_smtp_user,
             smtp_password=self.smtp_password,
-            smtp_starttls=self.smtp_starttls,
-            budget_s=self.budget_s,
+            smtp_starttls=s.alert_smtp_starttls,
+            budget_s=s.alert_timeout_s,
         )
 
     def redactor(self) -> Redactor:

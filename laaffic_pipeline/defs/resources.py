@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -12,6 +13,7 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
+from laaffic_pipeline.alerts.resource import ALERTS_RESOURCE_KEY, AlertResource
 from laaffic_pipeline.api.auth import Credentials
 from laaffic_pipeline.api.client import LaafficClient
 from laaffic_pipeline.settings import ClientSettings, WarehouseSettings, load_settings
@@ -96,6 +98,11 @@ class WarehouseResource(DuckDBResource):
             return logger
 
 
+def _secret(name: str) -> str | dg.EnvVar:
+    """An optional secret through ``EnvVar`` (the UI shows its name), or empty when it is not set."""
+    return dg.EnvVar(name) if os.environ.get(name) else ""
+
+
 @dg.definitions
 def resources() -> dg.Definitions:
     settings = load_settings()
@@ -107,5 +114,11 @@ def resources() -> dg.Definitions:
                 client_settings=settings.client,
             ),
             "duckdb": WarehouseResource.from_settings(settings.warehouse),
+            ALERTS_RESOURCE_KEY: AlertResource(
+                settings=settings.alerts,
+                webhook_url=_secret("LAAFFIC_ALERT_WEBHOOK_URL"),
+                smtp_password=_secret("LAAFFIC_ALERT_SMTP_PASSWORD"),
+                api_secret=_secret("LAAFFIC_API_SECRET"),
+            ),
         }
     )

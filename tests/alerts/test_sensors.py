@@ -18,6 +18,8 @@ from dagster import (
     job,
     op,
 )
+from laaffic_pipeline.defs.mart_assets import DAILY_COSTS_KEY, mart_freshness
+from laaffic_pipeline.defs.raw_assets import RAW_CALL_RECORDS_KEY
 
 from laaffic_pipeline.alerts.resource import ALERTS_RESOURCE_KEY, AlertResource
 from laaffic_pipeline.alerts.sensors import (
@@ -26,9 +28,8 @@ from laaffic_pipeline.alerts.sensors import (
     build_run_failure_alert_sensor,
 )
 from laaffic_pipeline.defs.jobs import DAILY_JOB_NAME
-from laaffic_pipeline.defs.mart_assets import DAILY_COSTS_KEY, mart_freshness
 from laaffic_pipeline.defs.monitoring_checks import build_schema_drift_check
-from laaffic_pipeline.defs.raw_assets import RAW_CALL_RECORDS_KEY
+from laaffic_pipeline.settings import AlertSettings
 from laaffic_pipeline.simulator import FaultConfig
 from tests.defs.pipeline import make_pipeline
 
@@ -40,13 +41,15 @@ LEAKED_SIGN = hashlib.md5(f"test-key{WRONG_SECRET}1630468800".encode()).hexdiges
 def alert_resource(webhook, smtp_inbox, secret: str) -> AlertResource:
     _, port = smtp_inbox
     return AlertResource(
-        ui_url=UI,
+        settings=AlertSettings(
+            dagster_ui_url=UI,
+            alert_smtp_host="127.0.0.1",
+            alert_smtp_port=port,
+            alert_smtp_from="pipeline@example.com",
+            alert_smtp_to="ops@example.com",
+            alert_smtp_starttls=False,
+        ),
         webhook_url=webhook.url,
-        smtp_host="127.0.0.1",
-        smtp_port=port,
-        smtp_from="pipeline@example.com",
-        smtp_to=["ops@example.com"],
-        smtp_starttls=False,
         api_secret=secret,
     )
 

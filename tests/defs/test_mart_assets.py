@@ -5,7 +5,7 @@ import pytest
 from dagster import AssetKey, FreshnessPolicy
 
 from laaffic_pipeline.defs.column_docs import CALL_FACTS_SCHEMA, DAILY_COSTS_SCHEMA
-from laaffic_pipeline.defs.laaffic.assets import RAW_CALL_RECORDS_KEY
+from laaffic_pipeline.defs.laaffic.specs import RAW_CALL_RECORDS_KEY
 from laaffic_pipeline.defs.marts.assets import CALL_FACTS_KEY, DAILY_COSTS_KEY, markdown_table
 from laaffic_pipeline.warehouse.marts import ensure_mart_tables
 from tests.defs.pipeline import load_definitions, set_pipeline_env

@@ -5,7 +5,7 @@ from datetime import date
 
 from dagster import AssetCheckKey, AssetKey
 
-from laaffic_pipeline.defs.laaffic.assets import RAW_CALL_RECORDS_KEY
+from laaffic_pipeline.defs.laaffic.specs import RAW_CALL_RECORDS_KEY
 from laaffic_pipeline.simulator import FaultConfig
 from tests.defs.pipeline import make_pipeline
 from tests.staged import day_bounds

@@ -16,7 +16,7 @@ import pytest
 from dagster import AssetKey, DagsterEventType, DagsterInstance, DagsterRunStatus
 from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
 
-from laaffic_pipeline.defs.laaffic.assets import RAW_CALL_RECORDS_KEY
+from laaffic_pipeline.defs.laaffic.specs import RAW_CALL_RECORDS_KEY
 from tests.defs.pipeline import make_pipeline
 from tests.e2e.dagster_dev import REPO_ROOT
 from tests.e2e.postgres import PostgresServer, running_postgres, why_postgres_cannot_run

@@ -25,7 +25,7 @@ from typing import Any
 from dagster import DagsterInstance, ExecuteInProcessResult, JobDefinition
 
 from laaffic_pipeline.defs.jobs import DAILY_JOB_NAME
-from laaffic_pipeline.defs.laaffic.assets import RAW_CALL_RECORDS_KEY
+from laaffic_pipeline.defs.laaffic.specs import RAW_CALL_RECORDS_KEY
 from laaffic_pipeline.local_stack import simulator_environment
 from laaffic_pipeline.settings import env_name, load_settings
 from laaffic_pipeline.simulator import FaultConfig

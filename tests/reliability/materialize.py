@@ -17,7 +17,7 @@ from pathlib import Path
 from dagster import DagsterInstance
 
 from laaffic_pipeline.definitions import defs
-from laaffic_pipeline.defs.laaffic.assets import RAW_CALL_RECORDS_KEY
+from laaffic_pipeline.defs.laaffic.specs import RAW_CALL_RECORDS_KEY
 from laaffic_pipeline.warehouse import landing
 
 

@@ -1,33 +1,36 @@
-"""The blocking page-count check on the raw landing, recorded on the partition it checked."""
+"""Results of the checks on a landed day of raw: page counts (blocking) and schema drift (warning)."""
+
+from collections.abc import Mapping
+from typing import Any
 
 import dagster as dg
 
-from laaffic_pipeline.defs.laaffic.assets import RAW_CALL_RECORDS_KEY
-from laaffic_pipeline.defs.partitions import daily_partitions
-from laaffic_pipeline.defs.resources import WarehouseResource
+from laaffic_pipeline.defs.laaffic.specs import PAGE_COUNT_CHECK, RAW_CALL_RECORDS_KEY, SCHEMA_DRIFT_CHECK
 from laaffic_pipeline.warehouse.consistency import page_count_problems
-from laaffic_pipeline.warehouse.sql import query_rows
+from laaffic_pipeline.warehouse.schema_drift import DRIFT_KINDS, SchemaDrift
 
 
-@dg.asset_check(
-    asset=RAW_CALL_RECORDS_KEY,
-    name="page_count_consistency",
-    blocking=True,
-    partitions_def=daily_partitions,
-    description=(
-        "Pages fetched = pages reported, every page reported the same total, records landed = "
-        "total, and voice ids are distinct. Blocking: the marts do not build on a bad day."
-    ),
-)
-def page_count_consistency(
-    context: dg.AssetCheckExecutionContext, duckdb: WarehouseResource
-) -> dg.AssetCheckResult:
-    with duckdb.get_connection() as conn:
-        (figures,) = query_rows(conn, "page_count_consistency", {"partition_date": context.partition_key})
+def page_count_result(figures: Mapping[str, Any]) -> dg.AssetCheckResult:
     problems = page_count_problems(figures)
     return dg.AssetCheckResult(
+        asset_key=RAW_CALL_RECORDS_KEY,
+        check_name=PAGE_COUNT_CHECK,
         passed=not problems,
         severity=dg.AssetCheckSeverity.ERROR,
         description="; ".join(problems) or "landed records agree with the API's page counts",
         metadata={**figures, "problems": problems},
+    )
+
+
+def schema_drift_result(drift: SchemaDrift) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        asset_key=RAW_CALL_RECORDS_KEY,
+        check_name=SCHEMA_DRIFT_CHECK,
+        passed=not drift.findings,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=drift.summary(),
+        metadata={
+            "records": drift.records,
+            **{f"{kind}s": dg.MetadataValue.json(drift.by_kind(kind)) for kind in DRIFT_KINDS},
+        },
     )

@@ -1,6 +1,5 @@
-"""The nightly schedule: yesterday's partition plus a lookback of earlier days for late records."""
+"""The nightly schedule: yesterday plus a lookback of earlier days (late records), as one ranged run."""
 
-from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import dagster as dg
@@ -14,16 +13,6 @@ LOOKBACK_DAYS = load_settings().lookback_days
 HOUR_OF_DAY = 2
 
 
-def lookback_partition_keys(partitions_def: dg.DailyPartitionsDefinition, tick: datetime) -> list[str]:
-    """The last complete day at the tick and the ``LOOKBACK_DAYS`` before it, oldest first.
-
-    Dagster decides which days are complete in the partitions' zone; days before the first
-    partition do not exist and are left out.
-    """
-    keys = partitions_def.get_partition_keys(current_time=tick)
-    return keys[-(LOOKBACK_DAYS + 1) :]
-
-
 @dg.schedule(
     name=SCHEDULE_NAME,
     job_name=DAILY_JOB_NAME,
@@ -32,12 +21,18 @@ def lookback_partition_keys(partitions_def: dg.DailyPartitionsDefinition, tick: 
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description=(
         f"At {HOUR_OF_DAY:02d}:00 {daily_partitions.timezone}: yesterday's partition and the "
-        f"{LOOKBACK_DAYS} days before it (late records), one run per partition."
+        f"{LOOKBACK_DAYS} days before it (late records), in one run; each day still its own window."
     ),
 )
 def laaffic_daily_with_lookback(context: dg.ScheduleEvaluationContext):
     tick = context.scheduled_execution_time
+    # Dagster decides which days are complete at the tick, in the partitions' zone.
+    keys = daily_partitions.get_partition_keys(current_time=tick)[-(LOOKBACK_DAYS + 1) :]
+    if not keys:
+        return dg.SkipReason(f"no complete day since the first partition {daily_partitions.start:%Y-%m-%d}")
     tick_day = tick.astimezone(ZoneInfo(daily_partitions.timezone)).date()
-    for key in lookback_partition_keys(daily_partitions, tick):
-        # Stable run key: a re-evaluated tick never launches the same partition twice.
-        yield dg.RunRequest(partition_key=key, run_key=f"{key}@{tick_day.isoformat()}")
+    # Stable run key: a re-evaluated tick never launches the same days twice.
+    return dg.RunRequest(
+        run_key=f"{keys[0]}...{keys[-1]}@{tick_day.isoformat()}",
+        tags={"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]},
+    )

@@ -1,47 +1,22 @@
-"""Asset checks on the marts; each records its result, with its figures, on the partition it checked.
+"""Results of the checks on a built day of the marts, each with the figures it judged.
 
 The pass/fail logic is in plain functions of the figures (``*_result``) so it can be tested
-without Dagster; the figures come from ``sql/check_*.sql``. The five checks on call_facts run as
-one step on one DuckDB connection: separate steps would queue on the warehouse's single lock.
+without Dagster; the figures come from ``sql/check_*.sql``, all read on the one connection that
+built the day (separate steps would queue on the warehouse's single lock).
 """
 
-from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
-from dagster import (
-    AssetCheckExecutionContext,
-    AssetCheckResult,
-    AssetCheckSeverity,
-    AssetCheckSpec,
-    MetadataValue,
-    asset_check,
-    multi_asset_check,
-)
+import duckdb
+from dagster import AssetCheckResult, AssetCheckSeverity, MetadataValue
 
-from laaffic_pipeline.defs.marts.assets import CALL_FACTS_KEY, DAILY_COSTS_KEY, markdown_table
-from laaffic_pipeline.defs.partitions import daily_partitions
-from laaffic_pipeline.defs.resources import WarehouseResource
-from laaffic_pipeline.settings import load_settings
+from laaffic_pipeline.defs.marts.specs import CALL_FACTS_KEY, COST_ANOMALY_CHECK, DAILY_COSTS_KEY
+from laaffic_pipeline.defs.metadata import markdown_table
+from laaffic_pipeline.warehouse.cost_anomalies import CostAnomalies, cost_anomalies
 from laaffic_pipeline.warehouse.marts import query_all, query_one
 
 Figures = dict[str, Any]
-
-CALL_FACTS_CHECKS = {
-    "voice_id_unique": "Each of this day's voice ids appears once in the whole table (any day).",
-    "voice_id_not_null": "Every row has a voice id (records the API sent without one are kept, flagged).",
-    "required_fields_present": (
-        "Rows missing a value needed to attribute or cost the call, per column. A warning: such rows "
-        "are kept and flagged; flagged_share_below_threshold judges how many is too many."
-    ),
-    "flagged_share_below_threshold": (
-        "At most LAAFFIC_MAX_FLAGGED_SHARE (default 5%) of the day's rows carry a quality flag."
-    ),
-    "billing_reconciles": (
-        "Laaffic's chargedDuration and cost agree with the bill-period rule (cost within 0.000001); "
-        "mismatches are counted with up to 10 sample voice ids each."
-    ),
-}
 
 
 def voice_id_unique_result(figures: Figures) -> AssetCheckResult:
@@ -143,42 +118,42 @@ def totals_result(per_currency: list[Figures]) -> AssetCheckResult:
     )
 
 
-MAX_FLAGGED_SHARE = load_settings().max_flagged_share
+def cost_anomaly_result(anomalies: CostAnomalies) -> AssetCheckResult:
+    return AssetCheckResult(
+        asset_key=DAILY_COSTS_KEY,
+        check_name=COST_ANOMALY_CHECK,
+        passed=not anomalies.flagged,
+        severity=AssetCheckSeverity.WARN,
+        description=anomalies.summary(),
+        metadata={
+            "judged": anomalies.judged,
+            "history_days": anomalies.history_days,
+            "band_robust_sd": anomalies.band,
+            "flagged": MetadataValue.json(anomalies.flagged),
+            "groups": MetadataValue.json(anomalies.groups),
+        },
+    )
 
 
-@multi_asset_check(
-    name="call_facts_checks",
-    specs=[
-        AssetCheckSpec(name, asset=CALL_FACTS_KEY, description=description, partitions_def=daily_partitions)
-        for name, description in CALL_FACTS_CHECKS.items()
-    ],
-    description=f"Checks on one day of marts.call_facts (max flagged share {MAX_FLAGGED_SHARE:.2%}).",
-)
-def call_facts_checks(
-    context: AssetCheckExecutionContext, duckdb: WarehouseResource
-) -> Iterator[AssetCheckResult]:
-    day = date.fromisoformat(context.partition_key)
-    with duckdb.get_connection() as conn:
-        voice_ids = query_one(conn, "check_call_facts_voice_ids", day)
-        required = query_one(conn, "check_call_facts_required_fields", day)
-        flagged = query_one(conn, "check_call_facts_flagged_share", day)
-        billing = query_one(conn, "check_call_facts_billing", day)
-    yield voice_id_unique_result(voice_ids)
-    yield voice_id_not_null_result(voice_ids)
-    yield required_fields_result(required)
-    yield flagged_share_result(flagged, MAX_FLAGGED_SHARE)
-    yield billing_result(billing)
+def call_facts_results(
+    conn: duckdb.DuckDBPyConnection, day: date, max_flagged_share: float
+) -> list[AssetCheckResult]:
+    """Every check on one built day of ``marts.call_facts``."""
+    voice_ids = query_one(conn, "check_call_facts_voice_ids", day)
+    return [
+        voice_id_unique_result(voice_ids),
+        voice_id_not_null_result(voice_ids),
+        required_fields_result(query_one(conn, "check_call_facts_required_fields", day)),
+        flagged_share_result(query_one(conn, "check_call_facts_flagged_share", day), max_flagged_share),
+        billing_result(query_one(conn, "check_call_facts_billing", day)),
+    ]
 
 
-@asset_check(
-    asset=DAILY_COSTS_KEY,
-    name="totals_match_call_facts",
-    partitions_def=daily_partitions,
-    description="Per currency, the day's totals equal the same sums over marts.call_facts.",
-)
-def totals_match_call_facts(
-    context: AssetCheckExecutionContext, duckdb: WarehouseResource
-) -> AssetCheckResult:
-    with duckdb.get_connection() as conn:
-        per_currency = query_all(conn, "check_daily_costs_totals", date.fromisoformat(context.partition_key))
-    return totals_result(per_currency)
+def daily_costs_results(
+    conn: duckdb.DuckDBPyConnection, day: date, anomaly_band: float
+) -> list[AssetCheckResult]:
+    """Every check on one built day of ``marts.daily_costs``."""
+    return [
+        totals_result(query_all(conn, "check_daily_costs_totals", day)),
+        cost_anomaly_result(cost_anomalies(conn, day, anomaly_band)),
+    ]

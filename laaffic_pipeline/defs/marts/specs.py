@@ -1,0 +1,124 @@
+"""``marts/call_facts`` and ``marts/daily_costs`` and their checks, as specs (built in ``defs/daily.py``).
+
+Functions, not module-level specs: the defs loader would take a module-level spec for an asset of
+its own.
+"""
+
+from datetime import timedelta
+
+import dagster as dg
+
+from laaffic_pipeline.defs.laaffic.specs import RAW_CALL_RECORDS_KEY
+from laaffic_pipeline.defs.metadata import table_metadata
+from laaffic_pipeline.defs.partitions import daily_partitions
+from laaffic_pipeline.warehouse.cost_anomalies import (
+    FLOOR_ABSOLUTE,
+    FLOOR_SHARE,
+    HISTORY_DAYS,
+    MIN_HISTORY_DAYS,
+)
+from laaffic_pipeline.warehouse.tables import (
+    MARTS_CALL_FACTS,
+    MARTS_DAILY_COSTS,
+    MARTS_DAILY_COSTS_BY_CURRENCY,
+)
+
+CALL_FACTS_KEY = dg.AssetKey(["marts", "call_facts"])
+DAILY_COSTS_KEY = dg.AssetKey(["marts", "daily_costs"])
+COST_ANOMALY_CHECK = "costs_within_trailing_band"
+
+# The nightly schedule runs at 02:00 local time; by 06:00 the marts should have been rebuilt
+# since the previous deadline, or the UI marks them as failing freshness (a missed day).
+FRESHNESS_DEADLINE_CRON = "0 6 * * *"
+MART_FRESHNESS = dg.FreshnessPolicy.cron(
+    deadline_cron=FRESHNESS_DEADLINE_CRON,
+    lower_bound_delta=timedelta(hours=24),
+    timezone=daily_partitions.timezone,
+)
+
+
+def mart_specs() -> list[dg.AssetSpec]:
+    return [
+        dg.AssetSpec(
+            CALL_FACTS_KEY,
+            # Day D also reads raw D-1 (a call returned by two adjacent days stays in the earlier one), so
+            # re-landing D-1 marks D stale.
+            deps=[
+                dg.AssetDep(
+                    RAW_CALL_RECORDS_KEY,
+                    partition_mapping=dg.TimeWindowPartitionMapping(
+                        start_offset=-1, end_offset=0, allow_nonexistent_upstream_partitions=True
+                    ),
+                )
+            ],
+            partitions_def=daily_partitions,
+            skippable=True,
+            group_name="marts",
+            kinds={"duckdb"},
+            freshness_policy=MART_FRESHNESS,
+            description=(
+                "One row per call, typed and cleaned from the raw JSON (`marts.call_facts`): exact DECIMAL "
+                "money in `cost_currency` (LAAFFIC_COST_CURRENCY), the record's `quote_currency`, settlement "
+                "fields when sent, TIMESTAMPTZ times, country/region, answer and timing measures, billing "
+                "reconciliation against the bill-period rule, and `quality_flags` naming every value that "
+                "could not be parsed. A voice id returned by two adjacent days stays in the earlier. Each "
+                "built day is also written to `exports/call_facts/call_date=<day>.parquet`."
+            ),
+            metadata=table_metadata(MARTS_CALL_FACTS),
+        ),
+        dg.AssetSpec(
+            DAILY_COSTS_KEY,
+            deps=[CALL_FACTS_KEY],
+            partitions_def=daily_partitions,
+            skippable=True,
+            group_name="marts",
+            kinds={"duckdb"},
+            freshness_policy=MART_FRESHNESS,
+            description=(
+                "Calls, ASR, seconds, ACD, post-dial delay and cost (Laaffic's and expected) per day, group, "
+                "phone, country and currency (`marts.daily_costs`); money is never summed across currencies. "
+                f"`{MARTS_DAILY_COSTS_BY_CURRENCY}` rolls it up per day and currency. Each built day is also "
+                "written to `exports/daily_costs/call_date=<day>.parquet`."
+            ),
+            metadata=table_metadata(MARTS_DAILY_COSTS),
+        ),
+    ]
+
+
+CALL_FACTS_CHECKS = {
+    "voice_id_unique": "Each of this day's voice ids appears once in the whole table (any day).",
+    "voice_id_not_null": "Every row has a voice id (records the API sent without one are kept, flagged).",
+    "required_fields_present": (
+        "Rows missing a value needed to attribute or cost the call, per column. A warning: such rows "
+        "are kept and flagged; flagged_share_below_threshold judges how many is too many."
+    ),
+    "flagged_share_below_threshold": (
+        "At most LAAFFIC_MAX_FLAGGED_SHARE (default 5%) of the day's rows carry a quality flag."
+    ),
+    "billing_reconciles": (
+        "Laaffic's chargedDuration and cost agree with the bill-period rule (cost within 0.000001); "
+        "mismatches are counted with up to 10 sample voice ids each."
+    ),
+}
+DAILY_COSTS_CHECKS = {
+    "totals_match_call_facts": "Per currency, the day's totals equal the same sums over marts.call_facts.",
+    COST_ANOMALY_CHECK: (
+        "Per currency and SIP group, the day's total cost and calls lie within LAAFFIC_ANOMALY_BAND "
+        f"robust standard deviations (1.4826 x MAD) of their median over the {HISTORY_DAYS} days "
+        f"before (spread floored at {FLOOR_SHARE:.0%} of the median and at {FLOOR_ABSOLUTE:g}). Days "
+        f"with fewer than {MIN_HISTORY_DAYS} built days before them pass, saying they were not judged."
+    ),
+}
+
+
+def mart_check_specs() -> list[dg.AssetCheckSpec]:
+    return [
+        *(
+            dg.AssetCheckSpec(name, asset=CALL_FACTS_KEY, description=text, partitions_def=daily_partitions)
+            for name, text in CALL_FACTS_CHECKS.items()
+        ),
+        *(
+            dg.AssetCheckSpec(name, asset=DAILY_COSTS_KEY, description=text, partitions_def=daily_partitions)
+            for name, text in DAILY_COSTS_CHECKS.items()
+        ),
+    ]
