@@ -16,7 +16,7 @@ import ipaddress
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 RATE_FIELDS = (
@@ -84,6 +84,12 @@ class FaultConfig:
     total_delta: int = field(
         default=0, metadata=_doc("add this to the reported total (pages use the real total)")
     )
+    total_delta_day: str = field(
+        default="",
+        metadata=_doc(
+            "apply total_delta only to windows starting on this day (YYYY-MM-DD in strTime's offset)"
+        ),
+    )
     duplicate_rate: float = field(
         default=0.0,
         metadata=_doc("probability a page starts with the previous page's last record again"),
@@ -138,18 +144,16 @@ class FaultConfig:
             raise ValueError(
                 f"fault changed_type_field must be one of {TYPE_CHANGES}, got {self.changed_type_field!r}"
             )
-        if self.rate_multiplier_day:
-            try:
-                if not _DAY.fullmatch(self.rate_multiplier_day):
-                    raise ValueError("not YYYY-MM-DD")
-                date.fromisoformat(self.rate_multiplier_day)
-            except ValueError as error:
-                raise ValueError(
-                    f"fault rate_multiplier_day must be a day YYYY-MM-DD, "
-                    f"got {self.rate_multiplier_day!r}: {error}"
-                ) from None
+        for name in ("rate_multiplier_day", "total_delta_day"):
+            _check_day(name, getattr(self, name))
         if not self.rate_multiplier > 0:
             raise ValueError("fault rate_multiplier must be positive")
+
+    def reported_total_delta(self, window_start: datetime) -> int:
+        """What to add to a window's reported total."""
+        if self.total_delta_day and window_start.date().isoformat() != self.total_delta_day:
+            return 0
+        return self.total_delta
 
     def merged(self, changes: dict[str, Any]) -> FaultConfig:
         """A copy with ``changes`` applied; unknown names are refused rather than ignored."""
@@ -238,3 +242,14 @@ def malform(record: dict[str, Any], voice_id: str, fault_seed: int, rate: float)
     broken = dict(record)
     MALFORMATIONS[name](broken)
     return broken
+
+
+def _check_day(name: str, value: str) -> None:
+    if not value:
+        return
+    try:
+        if not _DAY.fullmatch(value):
+            raise ValueError("not YYYY-MM-DD")
+        date.fromisoformat(value)
+    except ValueError as error:
+        raise ValueError(f"fault {name} must be a day YYYY-MM-DD, got {value!r}: {error}") from None

@@ -502,7 +502,7 @@ class LaafficSimulator:
         if page and first > 0 and self._chance(faults.duplicate_rate):
             records.insert(0, self._render(rows[first - 1], faults))
         return {
-            "total": max(0, total + faults.total_delta),
+            "total": max(0, total + faults.reported_total_delta(query.start)),
             "size": query.size,
             "current": query.current,
             "pages": math.ceil(total / query.size),

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, overload
+from typing import Any
 
 import duckdb
 
@@ -76,26 +76,14 @@ def ensure_mart_tables(
     return days
 
 
-@overload
-def rebuild_call_facts(
-    conn: duckdb.DuckDBPyConnection, days: date, cost_currency: str = COST_CURRENCY_RECORD
-) -> Figures: ...
-@overload
 def rebuild_call_facts(
     conn: duckdb.DuckDBPyConnection, days: Sequence[date], cost_currency: str = COST_CURRENCY_RECORD
-) -> dict[date, Figures]: ...
-def rebuild_call_facts(
-    conn: duckdb.DuckDBPyConnection, days: date | Sequence[date], cost_currency: str = COST_CURRENCY_RECORD
-) -> Figures | dict[date, Figures]:
+) -> dict[date, Figures]:
     """Replace the rows of ``days`` in ``marts.call_facts``, all in one transaction.
 
     Returns each day's figures (``sql/call_facts_partition_figures.sql``), days in order; a day
     without raw rows is emptied and gets zeros. ``cost_currency``: see ``check_cost_currency``.
-    A single ``date`` instead of a list returns that day's figures alone (the single-day call of
-    today's ``defs/mart_assets.py``; to be removed once it passes its partition keys).
     """
-    if isinstance(days, date):
-        return rebuild_call_facts(conn, [days], cost_currency)[days]
     wanted = _days(days)
     check_cost_currency(cost_currency)
     with _transaction(conn):
@@ -110,26 +98,15 @@ class DailyCostsBuild:
     by_currency: list[Figures]  # the day's rows of marts.daily_costs_by_currency
 
 
-@overload
-def rebuild_daily_costs(
-    conn: duckdb.DuckDBPyConnection, days: date, cost_currency: str = COST_CURRENCY_RECORD
-) -> DailyCostsBuild: ...
-@overload
 def rebuild_daily_costs(
     conn: duckdb.DuckDBPyConnection, days: Sequence[date], cost_currency: str = COST_CURRENCY_RECORD
-) -> dict[date, DailyCostsBuild]: ...
-def rebuild_daily_costs(
-    conn: duckdb.DuckDBPyConnection, days: date | Sequence[date], cost_currency: str = COST_CURRENCY_RECORD
-) -> DailyCostsBuild | dict[date, DailyCostsBuild]:
+) -> dict[date, DailyCostsBuild]:
     """Replace the rows of ``days`` in ``marts.daily_costs`` from those days' call facts, in one transaction.
 
     Money is summed per the currency it is in (``call_facts.cost_currency``), which the call facts
     already carry; ``cost_currency`` only serves a restatement of marts built by an older version
-    (see ``ensure_mart_tables``). A single ``date`` returns that day's build alone (transitional,
-    as for ``rebuild_call_facts``).
+    (see ``ensure_mart_tables``).
     """
-    if isinstance(days, date):
-        return rebuild_daily_costs(conn, [days], cost_currency)[days]
     wanted = _days(days)
     check_cost_currency(cost_currency)
     with _transaction(conn):

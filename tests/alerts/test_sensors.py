@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -14,12 +13,11 @@ from dagster import (
     DefaultSensorStatus,
     Definitions,
     Failure,
+    FreshnessPolicy,
     build_sensor_context,
     job,
     op,
 )
-from laaffic_pipeline.defs.mart_assets import DAILY_COSTS_KEY, mart_freshness
-from laaffic_pipeline.defs.raw_assets import RAW_CALL_RECORDS_KEY
 
 from laaffic_pipeline.alerts.resource import ALERTS_RESOURCE_KEY, AlertResource
 from laaffic_pipeline.alerts.sensors import (
@@ -28,7 +26,7 @@ from laaffic_pipeline.alerts.sensors import (
     build_run_failure_alert_sensor,
 )
 from laaffic_pipeline.defs.jobs import DAILY_JOB_NAME
-from laaffic_pipeline.defs.monitoring_checks import build_schema_drift_check
+from laaffic_pipeline.defs.marts.specs import DAILY_COSTS_KEY
 from laaffic_pipeline.settings import AlertSettings
 from laaffic_pipeline.simulator import FaultConfig
 from tests.defs.pipeline import make_pipeline
@@ -36,6 +34,13 @@ from tests.defs.pipeline import make_pipeline
 UI = "http://dagster.test:3000"
 WRONG_SECRET = "wrong-secret-used-by-this-test"
 LEAKED_SIGN = hashlib.md5(f"test-key{WRONG_SECRET}1630468800".encode()).hexdigest()
+
+
+def cron_freshness(partitions_def: DailyPartitionsDefinition) -> FreshnessPolicy:
+    """The marts' policy (due by 06:00 local, built within the 24 h before), in ``partitions_def``'s zone."""
+    return FreshnessPolicy.cron(
+        deadline_cron="0 6 * * *", lower_bound_delta=timedelta(hours=24), timezone=partitions_def.timezone
+    )
 
 
 def alert_resource(webhook, smtp_inbox, secret: str) -> AlertResource:
@@ -87,7 +92,7 @@ def test_a_run_failing_on_a_bad_secret_is_alerted_once_by_webhook_and_email(
         "title": f"Run of {DAILY_JOB_NAME} failed for {day}",
         "job": DAILY_JOB_NAME,
         "partitions": [day],
-        "failed": ["__".join(RAW_CALL_RECORDS_KEY.path)],  # the step of raw/call_records
+        "failed": ["laaffic_days"],  # the step that lands, builds and checks days
         "error": body["alert"]["error"],
         "link": f"{UI}/runs/{result.run_id}",
         "details": {"Run id": result.run_id},
@@ -126,9 +131,6 @@ def test_failed_checks_of_a_run_make_one_alert_and_passing_runs_none(
 ):
     simulator = make_simulator(records_per_day=300)
     pipeline = make_pipeline(monkeypatch, tmp_path, simulator)
-    partitions_def = pipeline.defs.resolve_job_def(DAILY_JOB_NAME).partitions_def
-    drift = Definitions(asset_checks=[build_schema_drift_check(RAW_CALL_RECORDS_KEY, partitions_def)])
-    pipeline = replace(pipeline, defs=Definitions.merge(pipeline.defs, drift))
     alerts = alert_resource(webhook, smtp_inbox, "test-secret-never-logged")
     sensor_def = build_check_failure_alert_sensor(enabled=True)
     cursor = tick(sensor_def, pipeline.instance, alerts).cursor
@@ -169,7 +171,7 @@ def test_a_late_marts_day_is_alerted_once_per_deadline(webhook, smtp_inbox):
     instance = DagsterInstance.ephemeral()
     alerts = alert_resource(webhook, smtp_inbox, "unused-secret")
     sensor_def = build_late_data_alert_sensor(
-        DAILY_COSTS_KEY, mart_freshness(partitions_def), partitions_def, enabled=True, clock=lambda: now
+        DAILY_COSTS_KEY, cron_freshness(partitions_def), partitions_def, enabled=True, clock=lambda: now
     )
 
     first = tick(sensor_def, instance, alerts)
@@ -196,7 +198,7 @@ def test_sensors_run_by_default_only_when_a_channel_is_configured(webhook, smtp_
             build_run_failure_alert_sensor([DAILY_JOB_NAME], enabled=enabled),
             build_check_failure_alert_sensor(enabled=enabled),
             build_late_data_alert_sensor(
-                DAILY_COSTS_KEY, mart_freshness(partitions_def), partitions_def, enabled=enabled
+                DAILY_COSTS_KEY, cron_freshness(partitions_def), partitions_def, enabled=enabled
             ),
         ]
         defs = Definitions(sensors=sensors, resources={ALERTS_RESOURCE_KEY: AlertResource()})

@@ -57,6 +57,29 @@ class Pipeline:
             return conn.execute(sql, params or []).fetchall()
 
     @staticmethod
+    def materializations(result: ExecuteInProcessResult, asset_key) -> dict[str, object]:
+        """The run's materialization of ``asset_key`` per partition (each day is recorded on its own)."""
+        found = [
+            event.event_specific_data.materialization for event in result.get_asset_materialization_events()
+        ]
+        return {m.partition: m for m in found if m.asset_key == asset_key}
+
+    @staticmethod
+    def checks(result: ExecuteInProcessResult) -> dict[tuple[str, str | None], object]:
+        """The run's check evaluations by (check name, partition)."""
+        return {(c.check_name, c.partition): c for c in result.get_asset_check_evaluations()}
+
+    def run_range(self, first: str, last: str, selection=None, run_config=None) -> ExecuteInProcessResult:
+        """One ranged run over ``first``..``last``, as a single-run backfill launches it."""
+        return self.defs.resolve_job_def(DAILY_JOB_NAME).execute_in_process(
+            instance=self.instance,
+            asset_selection=selection,
+            run_config=run_config,
+            tags={"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last},
+            raise_on_error=False,
+        )
+
+    @staticmethod
     def failure_message(result: ExecuteInProcessResult) -> str:
         """Every message in the first failed step's error chain (retries wrap the real cause)."""
         error = result.get_step_failure_events()[0].event_specific_data.error

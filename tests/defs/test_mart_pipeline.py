@@ -4,6 +4,8 @@ from collections import defaultdict
 from datetime import date
 from decimal import Decimal
 
+from dagster import AssetKey
+
 from laaffic_pipeline.simulator import FaultConfig
 from tests.defs.pipeline import make_pipeline
 from tests.staged import day_bounds
@@ -18,7 +20,7 @@ def test_the_daily_job_builds_marts_that_agree_with_the_simulator(monkeypatch, t
 
     assert result.success
     checks = {c.asset_check_key.name: c for c in result.get_asset_check_evaluations()}
-    assert len(checks) == 7
+    assert len(checks) == 9
     assert all(check.passed for check in checks.values()), {n: c.description for n, c in checks.items()}
     window = day_bounds(date.fromisoformat(day), pipeline.settings.timezone)
     truth = simulator.records_for_window(*window)
@@ -45,7 +47,12 @@ def test_malformed_records_are_kept_flagged_and_reported(monkeypatch, tmp_path, 
     assert result.success  # failed checks are reported, not blocking
     checks = {c.asset_check_key.name: c for c in result.get_asset_check_evaluations()}
     failed = {name for name, check in checks.items() if not check.passed}
-    assert failed == {"voice_id_not_null", "required_fields_present", "flagged_share_below_threshold"}
+    assert failed == {
+        "voice_id_not_null",
+        "required_fields_present",
+        "flagged_share_below_threshold",
+        "schema_matches_api_document",  # durations sent as strings, a field missing, one unknown
+    }
     window = day_bounds(date.fromisoformat(day), pipeline.settings.timezone)
     truth = simulator.records_for_window(*window)
     assert pipeline.query("SELECT count(*) FROM marts.call_facts") == [(len(truth),)]
@@ -68,8 +75,8 @@ def test_each_materialization_exports_its_day_and_summarizes_it_per_currency(
 
     assert first.success and second.success
     facts, costs = (
-        second.asset_materializations_for_node(node)[0]
-        for node in ("marts__call_facts", "marts__daily_costs")
+        pipeline.materializations(second, AssetKey(["marts", table]))[day]
+        for table in ("call_facts", "daily_costs")
     )
     for table, materialization in (("call_facts", facts), ("daily_costs", costs)):
         path = exports / table / f"call_date={day}.parquet"

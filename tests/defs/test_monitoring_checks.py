@@ -1,34 +1,14 @@
-"""The schema-drift and cost-anomaly checks inside a real daily run, merged into today's definitions."""
+"""The schema-drift and cost-anomaly checks inside a real daily run."""
 
 from collections import Counter
-from dataclasses import replace
+from datetime import date
 
-from dagster import Definitions
-
-from laaffic_pipeline.defs.jobs import DAILY_JOB_NAME
-from laaffic_pipeline.defs.mart_assets import DAILY_COSTS_KEY
-from laaffic_pipeline.defs.monitoring_checks import (
-    COST_ANOMALY_CHECK_NAME,
-    SCHEMA_DRIFT_CHECK_NAME,
-    build_cost_anomaly_check,
-    build_schema_drift_check,
-)
-from laaffic_pipeline.defs.partitions import partition_window
-from laaffic_pipeline.defs.raw_assets import RAW_CALL_RECORDS_KEY
 from laaffic_pipeline.simulator import FaultConfig
 from laaffic_pipeline.simulator.faults import malformation_for
 from tests.defs.pipeline import make_pipeline
 
-
-def with_monitoring(pipeline):
-    partitions_def = pipeline.defs.resolve_job_def(DAILY_JOB_NAME).partitions_def
-    checks = Definitions(
-        asset_checks=[
-            build_schema_drift_check(RAW_CALL_RECORDS_KEY, partitions_def),
-            build_cost_anomaly_check(DAILY_COSTS_KEY, partitions_def),
-        ]
-    )
-    return replace(pipeline, defs=Definitions.merge(pipeline.defs, checks))
+SCHEMA_DRIFT_CHECK_NAME = "schema_matches_api_document"
+COST_ANOMALY_CHECK_NAME = "costs_within_trailing_band"
 
 
 def test_malformed_records_show_as_drift_counted_like_the_simulator_broke_them(
@@ -36,10 +16,9 @@ def test_malformed_records_show_as_drift_counted_like_the_simulator_broke_them(
 ):
     faults = FaultConfig(malformed_rate=0.2, fault_seed=3)
     simulator = make_simulator(records_per_day=400)
-    pipeline = with_monitoring(make_pipeline(monkeypatch, tmp_path, simulator))
+    pipeline = make_pipeline(monkeypatch, tmp_path, simulator)
     day = pipeline.last_partition
-    window = partition_window(pipeline.defs.resolve_job_def(DAILY_JOB_NAME).partitions_def, day)
-    clean = simulator.records_for_window(window.str_time, window.end_time)
+    clean = simulator.records_for_local_day(date.fromisoformat(day), "UTC")
     broken = Counter(malformation_for(r["voiceId"], faults.fault_seed, faults.malformed_rate) for r in clean)
     simulator.faults = faults
 
@@ -66,7 +45,7 @@ def test_malformed_records_show_as_drift_counted_like_the_simulator_broke_them(
 
 
 def test_the_simulators_normal_day_passes_both_checks(monkeypatch, tmp_path, make_simulator):
-    pipeline = with_monitoring(make_pipeline(monkeypatch, tmp_path, make_simulator(records_per_day=200)))
+    pipeline = make_pipeline(monkeypatch, tmp_path, make_simulator(records_per_day=200))
 
     result = pipeline.run(pipeline.last_partition)
 

@@ -3,7 +3,7 @@
 import json
 from datetime import date
 
-from dagster import AssetCheckKey, AssetKey
+from dagster import AssetCheckKey
 
 from laaffic_pipeline.defs.laaffic.specs import RAW_CALL_RECORDS_KEY
 from laaffic_pipeline.simulator import FaultConfig
@@ -36,14 +36,16 @@ def test_a_day_lands_exactly_the_simulators_records(monkeypatch, tmp_path, make_
     expected = truth(pipeline, simulator, day)
     assert len(expected) > 700
     assert landed(pipeline, day) == expected
-    materialization = result.asset_materializations_for_node("raw__call_records")[0]
-    metadata = materialization.metadata
+    metadata = pipeline.materializations(result, RAW_CALL_RECORDS_KEY)[day].metadata
     assert metadata["dagster/row_count"].value == len(expected)
     assert metadata["pages_fetched"].value == -(-len(expected) // 50)
     assert metadata["window"].value == "{} .. {}".format(*day_bounds(date.fromisoformat(day)))
-    (check,) = result.get_asset_check_evaluations()
+    checks = pipeline.checks(result)
+    assert {name for name, _ in checks} == {"page_count_consistency", "schema_matches_api_document"}
+    check = checks[("page_count_consistency", day)]
     assert check.asset_check_key == PAGE_CHECK
     assert check.passed, check.description
+    assert checks[("schema_matches_api_document", day)].passed
     assert check.metadata["records_landed"].value == len(expected)
 
 
@@ -114,7 +116,7 @@ def test_partition_outside_retention_is_refused_before_any_request(monkeypatch, 
 
 def test_asset_key_and_table_metadata(monkeypatch, tmp_path, simulator):
     pipeline = make_pipeline(monkeypatch, tmp_path, simulator)
-    spec = pipeline.defs.get_assets_def(AssetKey(["raw", "call_records"])).specs_by_key[RAW_CALL_RECORDS_KEY]
+    spec = pipeline.defs.get_assets_def(RAW_CALL_RECORDS_KEY).specs_by_key[RAW_CALL_RECORDS_KEY]
     assert spec.metadata["dagster/table_name"] == "raw.call_records"
     columns = {column.name for column in spec.metadata["dagster/column_schema"].columns}
     assert {"partition_date", "voice_id", "record", "page", "fetched_at"} <= columns

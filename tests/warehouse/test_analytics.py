@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import duckdb
@@ -69,8 +68,8 @@ def test_views_exist_before_any_export_and_the_file_is_rewritten_only_when_defin
     digest = stored_digest(analytics)
     with duckdb.connect(str(warehouse)) as conn:
         land(conn, tmp_path, DAY, [[call("v1"), call("v2", currency="EUR")]])
-        rebuild_call_facts(conn, DAY)
-        rebuild_daily_costs(conn, DAY)
+        rebuild_call_facts(conn, [DAY])
+        rebuild_daily_costs(conn, [DAY])
         for table in (MARTS_CALL_FACTS, MARTS_DAILY_COSTS):
             export_partition(conn, table, DAY, exports_dir(warehouse))
         warehouse_types = {
@@ -97,19 +96,17 @@ def test_an_analyst_holding_the_file_open_never_blocks_a_run_and_sees_the_new_da
     pipeline = make_pipeline(
         monkeypatch, tmp_path, make_simulator(records_per_day=200), duckdb_lock_timeout_s=0
     )
-    warehouse = Path(pipeline.settings.duckdb_path)
+    warehouse = Path(pipeline.duckdb_path)
     analytics = default_analytics_path(warehouse)
     first, second = pipeline.defs.resolve_job_def("laaffic_daily").partitions_def.get_partition_keys()[-2:]
     assert pipeline.run(first).success
-    assert ensure_analytics_file(warehouse, analytics)  # what the mart asset does after exporting
+    assert analytics.is_file()  # the run wrote it after its first exports
     analyst = Analyst(analytics)
     try:
         days_query = f"SELECT DISTINCT call_date FROM {MARTS_DAILY_COSTS_BY_CURRENCY} ORDER BY 1"
         before = analyst.query(days_query)
 
-        started = time.monotonic()
         result = pipeline.run(second)
-        elapsed = time.monotonic() - started
         rewritten = ensure_analytics_file(warehouse, analytics)
         after = analyst.query(days_query)  # the same connection, held throughout
         facts = analyst.query(f"SELECT count(*) FROM {MARTS_CALL_FACTS} WHERE call_date = '{second}'")
@@ -123,4 +120,3 @@ def test_an_analyst_holding_the_file_open_never_blocks_a_run_and_sees_the_new_da
         f"SELECT count(*) FROM {MARTS_CALL_FACTS} WHERE call_date = ?", [second]
     )
     assert facts[0][0] > 0
-    assert elapsed < 60  # for the record; the lock timeout of 0 is what proves no wait

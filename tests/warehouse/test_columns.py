@@ -3,7 +3,6 @@
 import duckdb
 import pytest
 
-from laaffic_pipeline.defs import column_docs
 from laaffic_pipeline.warehouse import tables
 from laaffic_pipeline.warehouse.columns import live_table_columns, table_columns, table_comment, table_names
 from laaffic_pipeline.warehouse.marts import ensure_mart_tables
@@ -39,31 +38,6 @@ def test_columns_come_with_their_declared_types():
 def test_an_unknown_relation_is_named_in_the_error():
     with pytest.raises(KeyError, match="marts.nope"):
         table_columns("marts.nope")
-
-
-def test_the_same_column_names_as_the_dagster_column_docs_of_today():
-    """For the lead's switch from defs/column_docs.py to table_columns(): same names, same order,
-    but for call_facts' currency, now quote_currency + cost_currency (+ the rule and settlement)."""
-    today = {
-        tables.RAW_CALL_RECORDS: column_docs.RAW_CALL_RECORDS_SCHEMA,
-        tables.RAW_CALL_RECORD_PAGES: column_docs.RAW_CALL_RECORD_PAGES_SCHEMA,
-        tables.MARTS_CALL_FACTS: column_docs.CALL_FACTS_SCHEMA,
-        tables.MARTS_DAILY_COSTS: column_docs.DAILY_COSTS_SCHEMA,
-    }
-    for relation, schema in today.items():
-        names = [column.name for column in schema.columns]
-        if relation == tables.MARTS_CALL_FACTS:
-            at = names.index("currency")
-            names[at : at + 1] = [
-                "quote_currency",
-                "cost_currency",
-                "cost_currency_rule",
-                "settle_rate",
-                "quote_exchange",
-                "settle_pay",
-                "base_cost",
-            ]
-        assert [name for name, _, _ in table_columns(relation)] == names, relation
 
 
 def test_a_v1_0_0_warehouse_keeps_the_comments_for_the_pinned_cli(tmp_path):

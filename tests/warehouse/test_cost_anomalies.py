@@ -5,7 +5,6 @@ from datetime import date, timedelta
 import duckdb
 import pytest
 
-from laaffic_pipeline.api.window import day_window
 from laaffic_pipeline.warehouse.cost_anomalies import MIN_HISTORY_DAYS, cost_anomalies, flag
 from laaffic_pipeline.warehouse.marts import rebuild_call_facts, rebuild_daily_costs
 from tests.warehouse.mart_inputs import land
@@ -24,10 +23,9 @@ def warehouse(tmp_path_factory):
     path = folder / "w.duckdb"
     with duckdb.connect(str(path)) as conn:
         for day in DAYS:
-            window = day_window(day, "UTC")
-            land(conn, folder, day, [simulator.records_for_window(window.str_time, window.end_time)])
-            rebuild_call_facts(conn, day)
-            rebuild_daily_costs(conn, day)
+            land(conn, folder, day, [simulator.records_for_local_day(day, "UTC")])
+            rebuild_call_facts(conn, [day])
+            rebuild_daily_costs(conn, [day])
     return path
 
 

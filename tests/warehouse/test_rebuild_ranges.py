@@ -128,12 +128,6 @@ def test_one_failing_statement_keeps_every_day_of_the_range_as_it_was(conn, monk
     assert snapshot(conn) == before
 
 
-def test_a_single_date_still_returns_that_days_figures_alone(conn):
-    """The single-day call of today's defs/mart_assets.py, until it passes its partition keys."""
-    assert rebuild_call_facts(conn, DAYS[2])["rows"] == 2
-    assert rebuild_daily_costs(conn, DAYS[2]).rows == 2
-
-
 def test_marts_of_an_older_schema_are_replaced_and_every_stored_day_restated(conn):
     conn.execute(
         """

@@ -5,7 +5,6 @@ from datetime import timedelta
 import duckdb
 import pytest
 
-from laaffic_pipeline.api.window import day_window
 from laaffic_pipeline.warehouse.schema_drift import DOCUMENTED_FIELDS, schema_drift
 from tests.warehouse.mart_inputs import DAY, DOC_SAMPLE_RECORD, MISSING, call, land
 
@@ -59,8 +58,7 @@ def test_clean_records_and_other_days_show_no_drift(conn, tmp_path):
 
 
 def test_the_simulators_records_show_no_drift(conn, tmp_path, simulator):
-    window = day_window(DAY, "UTC")
-    records = simulator.records_for_window(window.str_time, window.end_time)
+    records = simulator.records_for_local_day(DAY, "UTC")
     land(conn, tmp_path, DAY, [records])
 
     drift = schema_drift(conn, DAY)

@@ -1,0 +1,146 @@
+"""Days through the one step, alone and as ranges, against the simulator's own truth per local day.
+
+The truth is ``records_for_local_day(day, zone)``: the simulator's own reading of "calls whose
+submitTime falls on local day D in zone Z", which shares no code with the pipeline's windows.
+"""
+
+import json
+from datetime import date
+
+from dagster import AssetKey
+
+from laaffic_pipeline.simulator import FaultConfig
+from tests.defs.pipeline import make_pipeline
+
+RAW = AssetKey(["raw", "call_records"])
+FACTS = AssetKey(["marts", "call_facts"])
+COSTS = AssetKey(["marts", "daily_costs"])
+
+
+def landed(pipeline, day: str) -> list[dict]:
+    rows = pipeline.query(
+        "SELECT record FROM raw.call_records WHERE partition_date = ? ORDER BY page, position", [day]
+    )
+    return [json.loads(row[0]) for row in rows]
+
+
+def fact_days(pipeline) -> dict[str, int]:
+    return {
+        str(day): n
+        for day, n in pipeline.query("SELECT call_date, count(*) FROM marts.call_facts GROUP BY 1")
+    }
+
+
+def test_a_range_east_of_utc_lands_each_local_day_with_its_own_results(monkeypatch, tmp_path, make_simulator):
+    simulator = make_simulator(records_per_day=300)
+    pipeline = make_pipeline(monkeypatch, tmp_path, simulator, timezone="Asia/Kolkata", page_size=40)
+    days = pipeline.partitions_def.get_partition_keys()[-3:]
+
+    result = pipeline.run_range(days[0], days[-1])
+
+    assert result.success, pipeline.failure_message(result)
+    for day in days:
+        truth = simulator.records_for_local_day(date.fromisoformat(day), "Asia/Kolkata")
+        assert len(truth) > 250
+        assert landed(pipeline, day) == truth, day
+    raw = pipeline.materializations(result, RAW)
+    assert sorted(raw) == days
+    assert raw[days[0]].metadata["window"].value == f"{days[0]}T00:00:00+05:30 .. {days[1]}T00:00:00+05:30"
+    assert {day: m.metadata["dagster/row_count"].value for day, m in raw.items()} == {
+        day: len(simulator.records_for_local_day(date.fromisoformat(day), "Asia/Kolkata")) for day in days
+    }
+    assert sorted(pipeline.materializations(result, FACTS)) == days
+    assert sorted(pipeline.materializations(result, COSTS)) == days
+    checks = pipeline.checks(result)
+    assert {partition for _, partition in checks} == set(days)  # every result on its own day
+    assert all(checks[("page_count_consistency", day)].passed for day in days)
+    assert len(checks) == 9 * len(days)
+
+
+def test_a_dst_day_west_of_utc_is_its_25_hour_local_day(monkeypatch, tmp_path, make_simulator):
+    # 2026-11-01 in New York: clocks go back, the day runs from -04:00 to -05:00.
+    simulator = make_simulator(records_per_day=300)
+    pipeline = make_pipeline(monkeypatch, tmp_path, simulator, timezone="America/New_York")
+
+    result = pipeline.run("2026-11-01")
+
+    assert result.success, pipeline.failure_message(result)
+    assert landed(pipeline, "2026-11-01") == simulator.records_for_local_day(
+        date(2026, 11, 1), "America/New_York"
+    )
+    metadata = pipeline.materializations(result, RAW)["2026-11-01"].metadata
+    assert metadata["window"].value == "2026-11-01T00:00:00-04:00 .. 2026-11-02T00:00:00-05:00"
+    assert all(check.passed for check in pipeline.checks(result).values())
+
+
+def test_a_day_failing_its_page_check_stays_out_of_the_marts_while_the_rest_of_the_range_is_built(
+    monkeypatch, tmp_path, make_simulator
+):
+    simulator = make_simulator(records_per_day=200)
+    pipeline = make_pipeline(monkeypatch, tmp_path, simulator)
+    days = pipeline.partitions_def.get_partition_keys()[-3:]
+    bad = days[1]
+    simulator.faults = FaultConfig(total_delta=7, total_delta_day=bad)
+
+    result = pipeline.run_range(days[0], days[-1])
+
+    assert not result.success
+    message = pipeline.failure_message(result)
+    assert f"{bad}: page_count_consistency failed" in message
+    assert "reported total" in message
+    assert sorted(pipeline.materializations(result, RAW)) == days  # landed, as the API sent it
+    assert sorted(pipeline.materializations(result, FACTS)) == [days[0], days[2]]
+    assert sorted(pipeline.materializations(result, COSTS)) == [days[0], days[2]]
+    checks = pipeline.checks(result)
+    assert not checks[("page_count_consistency", bad)].passed
+    assert checks[("page_count_consistency", days[0])].passed
+    assert set(fact_days(pipeline)) == {days[0], days[2]}
+
+
+def test_a_single_day_failing_its_page_check_never_reaches_the_marts(monkeypatch, tmp_path, make_simulator):
+    simulator = make_simulator(records_per_day=200, faults=FaultConfig(total_delta=5))
+    pipeline = make_pipeline(monkeypatch, tmp_path, simulator)
+    day = pipeline.last_partition
+
+    result = pipeline.run(day)
+
+    assert not result.success
+    assert not pipeline.checks(result)[("page_count_consistency", day)].passed
+    assert pipeline.materializations(result, FACTS) == {}
+    assert pipeline.query("SELECT count(*) FROM raw.call_records WHERE partition_date = ?", [day]) == [(200,)]
+    marts = pipeline.query("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'marts'")
+    assert ("call_facts",) not in marts or fact_days(pipeline) == {}
+
+
+def test_a_range_reaching_past_retention_is_refused_once_before_any_request(monkeypatch, tmp_path, simulator):
+    pipeline = make_pipeline(monkeypatch, tmp_path, simulator, start_date="2026-01-01")
+    keys = pipeline.partitions_def.get_partition_keys()
+    simulator.reset_counters()
+
+    result = pipeline.run_range(keys[0], keys[-1])
+
+    assert not result.success
+    message = pipeline.failure_message(result)
+    assert "before the API's retention limit" in message
+    assert f"({keys[0]} .. " in message
+    assert simulator.request_count == 0
+
+
+def test_the_marts_alone_restate_stored_days_in_another_cost_currency_without_the_api(
+    monkeypatch, tmp_path, make_simulator
+):
+    simulator = make_simulator(records_per_day=150)
+    pipeline = make_pipeline(monkeypatch, tmp_path, simulator)
+    days = pipeline.partitions_def.get_partition_keys()[-2:]
+    assert pipeline.run_range(days[0], days[-1]).success
+    assert {c for (c,) in pipeline.query("SELECT DISTINCT currency FROM marts.daily_costs")} == {"EUR", "USD"}
+    simulator.reset_counters()
+
+    restating = make_pipeline(monkeypatch, tmp_path, simulator, cost_currency="USD")
+    result = restating.run_range(days[0], days[-1], selection=[FACTS, COSTS])
+
+    assert result.success, restating.failure_message(result)
+    assert simulator.request_count == 0
+    assert sorted(restating.materializations(result, FACTS)) == days
+    assert restating.query("SELECT DISTINCT cost_currency FROM marts.call_facts") == [("USD",)]
+    assert restating.query("SELECT DISTINCT currency FROM marts.daily_costs") == [("USD",)]
