@@ -130,6 +130,9 @@ class PipelineSettings(BaseModel):
 
     timezone: str = Field(default="UTC", description="IANA zone of the daily partitions (DST days: 23/25 h)")
     start_date: date = Field(default=date(2026, 1, 1), description="first partition (YYYY-MM-DD)")
+    schedule_cron: str = Field(
+        default="0 2 * * *", description="when the nightly run starts, in the partitions' zone (cron)"
+    )
     lookback_days: int = Field(
         default=2, ge=0, le=62, description="days before yesterday the nightly schedule re-fetches"
     )
@@ -171,6 +174,15 @@ class PipelineSettings(BaseModel):
                 "not a known IANA time zone; use a name such as 'UTC', 'Asia/Shanghai' or 'Europe/Berlin'"
             ) from None
         return name
+
+    @field_validator("schedule_cron")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        try:  # Dagster's own check of a schedule's cron string
+            dg.ScheduleDefinition(name="cron_check", cron_schedule=value, job_name="cron_check")
+        except dg.DagsterInvalidDefinitionError:
+            raise ValueError("not a cron expression; use five fields such as '0 2 * * *'") from None
+        return value
 
     @field_validator("cost_currency")
     @classmethod

@@ -1,9 +1,10 @@
-"""A backfill through a real Dagster instance: the repository's dagster.yaml, the daemon, run workers.
+"""A backfill and the nightly schedule through a real Dagster instance and daemon.
 
-The simulator (with latency) runs in this process. ``dagster job backfill`` queues one run per
-partition and ``dagster-daemon run`` launches them, at most 4 at once, as separate processes that
-reach the simulator over loopback and write one shared DuckDB file. Every run must succeed with
-no lock error, runs must overlap, and every day must land exactly.
+The repository's dagster.yaml, ``dagster job backfill`` and ``dagster-daemon run``; the simulator
+(with latency) runs in this process. The schedule's cron is set to every minute so the daemon
+ticks it during the test. Its days overlap the backfill's: the two runs must never work at the
+same time (the step's pool takes one run at a time), both must succeed without a lock error,
+and every day must land exactly.
 """
 
 from __future__ import annotations
@@ -20,18 +21,16 @@ from pathlib import Path
 
 import duckdb
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
-from dagster._core.instance.ref import InstanceRef
 
 from laaffic_pipeline.defs.jobs import DAILY_JOB_NAME
 from laaffic_pipeline.simulator import FaultConfig
 from tests.conftest import TEST_API_KEY, TEST_API_SECRET
-from tests.staged import day_bounds
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 PARTITIONS = 6
-MAX_CONCURRENT_RUNS = 4  # dagster.yaml
-TIMEOUT_S = 180
+LOOKBACK_DAYS = 2
+TIMEOUT_S = 240
 SUCCESS = DagsterRunStatus.SUCCESS
 TERMINAL = {SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
 
@@ -57,18 +56,30 @@ def stop(process: subprocess.Popen) -> None:
             process.wait(timeout=30)
 
 
-def raw_step_interval(instance: DagsterInstance, run_id: str) -> tuple[float, float]:
-    """When the run's raw step started and finished (its fetch, then its short write)."""
+def step_interval(instance: DagsterInstance, run_id: str) -> tuple[float, float]:
+    """When the run's one step started and finished (fetches, writes, marts, checks)."""
     times = {}
     for entry in instance.all_logs(run_id):
         event = entry.dagster_event
-        if event is not None and event.step_key == "raw__call_records":
+        if event is not None and event.step_key == "laaffic_days":
             times.setdefault(event.event_type, entry.timestamp)
     return times[DagsterEventType.STEP_START], times[DagsterEventType.STEP_SUCCESS]
 
 
-def test_a_backfill_of_six_days_runs_four_at_a_time_without_lock_errors(tmp_path, make_simulator):
-    simulator = make_simulator(records_per_day=600, faults=FaultConfig(latency_ms=150))
+def run_days(run) -> list[str]:
+    """The days a run covers: a range's first to last, or its one partition."""
+    tags = run.tags
+    if "dagster/asset_partition_range_start" in tags:
+        first = date.fromisoformat(tags["dagster/asset_partition_range_start"])
+        last = date.fromisoformat(tags["dagster/asset_partition_range_end"])
+        return [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
+    return [tags["dagster/partition"]]
+
+
+def test_a_backfill_and_the_nightly_schedule_never_work_on_the_same_days_at_once(
+    monkeypatch, tmp_path, make_simulator
+):
+    simulator = make_simulator(records_per_day=600, faults=FaultConfig(latency_ms=50))
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copy(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
@@ -85,11 +96,13 @@ def test_a_backfill_of_six_days_runs_four_at_a_time_without_lock_errors(tmp_path
         "LAAFFIC_PAGE_SIZE": "50",
         "LAAFFIC_CONCURRENCY": "2",
         "LAAFFIC_STEP_RETRIES": "0",  # a lock error must not be hidden by a step retry
+        "LAAFFIC_SCHEDULE_CRON": "* * * * *",  # due within the minute: the daemon ticks it
+        "LAAFFIC_LOOKBACK_DAYS": str(LOOKBACK_DAYS),
     }
     yesterday = datetime.now(UTC).date() - timedelta(days=1)
     keys = [(yesterday - timedelta(days=n)).isoformat() for n in range(PARTITIONS - 1, -1, -1)]
 
-    # Queue the runs first (the CLI creates the instance's SQLite storage), then start the daemon.
+    # Queue the backfill first (the CLI creates the instance's SQLite storage), then start the daemon.
     queued = subprocess.run(
         [
             *(BIN / "dagster", "job", "backfill", "-j", DAILY_JOB_NAME),
@@ -112,15 +125,17 @@ def test_a_backfill_of_six_days_runs_four_at_a_time_without_lock_errors(tmp_path
             start_new_session=True,
         )
     try:
-        with DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
+        monkeypatch.setenv("DAGSTER_HOME", str(home))
+        with DagsterInstance.get() as instance:
             deadline = time.monotonic() + TIMEOUT_S
             while True:
                 records = instance.get_run_records(RunsFilter(job_name=DAILY_JOB_NAME))
-                if len(records) == PARTITIONS and all(r.dagster_run.status in TERMINAL for r in records):
+                scheduled = [r for r in records if r.dagster_run.tags.get("dagster/schedule_name")]
+                done = all(r.dagster_run.status in TERMINAL for r in records)
+                backfilled = {day for r in records if r not in scheduled for day in run_days(r.dagster_run)}
+                if scheduled and done and backfilled >= set(keys):
                     break
-                statuses = [
-                    (r.dagster_run.tags.get("dagster/partition"), r.dagster_run.status) for r in records
-                ]
+                statuses = [(run_days(r.dagster_run), r.dagster_run.status) for r in records]
                 assert time.monotonic() < deadline, (
                     f"runs not finished after {TIMEOUT_S}s: {statuses}\n"
                     + (tmp_path / "daemon.log").read_text()[-3000:]
@@ -131,27 +146,30 @@ def test_a_backfill_of_six_days_runs_four_at_a_time_without_lock_errors(tmp_path
                 r.dagster_run.run_id: [entry.message for entry in instance.all_logs(r.dagster_run.run_id)]
                 for r in records
             }
-            raw_steps = [raw_step_interval(instance, r.dagster_run.run_id) for r in records]
+            steps = {r.dagster_run.run_id: step_interval(instance, r.dagster_run.run_id) for r in records}
     finally:
         stop(daemon)
 
-    by_partition = {r.dagster_run.tags["dagster/partition"]: r for r in records}
-    assert sorted(by_partition) == keys
-    failed = {key: r.dagster_run.status for key, r in by_partition.items() if r.dagster_run.status != SUCCESS}
+    failed = {r.dagster_run.run_id: r.dagster_run.status for r in records if r.dagster_run.status != SUCCESS}
     assert not failed, (failed, messages)
     all_messages = [message for run in messages.values() for message in run]
     assert not [m for m in all_messages if "Could not set lock" in m or "stayed locked" in m]
-
-    runs = [(r.start_time, r.end_time) for r in records]
-    assert 2 <= most_at_once(runs) <= MAX_CONCURRENT_RUNS, runs
-    assert most_at_once(raw_steps) >= 2, raw_steps  # fetches of different days overlapped
+    # The schedule's tick asked for yesterday and the lookback days, in one run.
+    assert run_days(scheduled[0].dagster_run) == keys[-(LOOKBACK_DAYS + 1) :]
+    # Runs covering the same day never worked at the same time.
+    for a in records:
+        for b in records:
+            if a is not b and set(run_days(a.dagster_run)) & set(run_days(b.dagster_run)):
+                assert most_at_once([steps[a.dagster_run.run_id], steps[b.dagster_run.run_id]]) == 1
 
     with duckdb.connect(str(warehouse), read_only=True) as conn:
         for key in keys:
-            window = day_bounds(date.fromisoformat(key))
             rows = conn.execute(
                 "SELECT record FROM raw.call_records WHERE partition_date = ? ORDER BY page, position", [key]
             ).fetchall()
             stored = [json.loads(row[0]) for row in rows]
-            assert stored == simulator.records_for_window(*window), key
-            assert conn.execute("SELECT count(*) FROM marts.call_facts WHERE call_date = ?", [key]).fetchone()
+            assert stored == simulator.records_for_local_day(date.fromisoformat(key), "UTC"), key
+            (facts,) = conn.execute(
+                "SELECT count(*) FROM marts.call_facts WHERE call_date = ?", [key]
+            ).fetchone()
+            assert facts == len(stored) > 0

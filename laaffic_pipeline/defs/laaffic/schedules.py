@@ -10,17 +10,17 @@ from laaffic_pipeline.settings import load_settings
 
 SCHEDULE_NAME = "laaffic_daily_with_lookback"
 LOOKBACK_DAYS = load_settings().lookback_days
-HOUR_OF_DAY = 2
+CRON = load_settings().schedule_cron
 
 
 @dg.schedule(
     name=SCHEDULE_NAME,
     job_name=DAILY_JOB_NAME,
-    cron_schedule=f"0 {HOUR_OF_DAY} * * *",
+    cron_schedule=CRON,
     execution_timezone=daily_partitions.timezone,
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description=(
-        f"At {HOUR_OF_DAY:02d}:00 {daily_partitions.timezone}: yesterday's partition and the "
+        f"At '{CRON}' in {daily_partitions.timezone}: yesterday's partition and the "
         f"{LOOKBACK_DAYS} days before it (late records), in one run; each day still its own window."
     ),
 )
