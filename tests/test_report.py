@@ -133,7 +133,7 @@ def money_rule_of(page: str) -> str:
 
 def test_the_report_states_which_currency_the_money_is_in_and_why(built):
     pipeline, _ = built
-    rule = money_rule_of(write_report(pipeline.settings.duckdb_path).read_text(encoding="utf-8"))
+    rule = money_rule_of(write_report(pipeline.duckdb_path).read_text(encoding="utf-8"))
 
     assert 'labels cost "Consumption amount (USD)"' in rule
     assert '"Quotation Currency"' in rule

@@ -185,7 +185,8 @@ def run_scenario(scenario: FaultScenario, workdir: Path, records_per_day: int = 
         stored = stored_partition(database, day)
         answers = simulator.outcome_counts
     metadata = _materialization_metadata(result)
-    checks = result.get_asset_check_evaluations()
+    # The page-count check judges the landing; the schema-drift check only warns about malformed records.
+    checks = [c for c in result.get_asset_check_evaluations() if c.check_name == "page_count_consistency"]
     check_passed = all(check.passed for check in checks) if checks else None
     if not result.success and not result.get_asset_materialization_events():
         outcome = "run failed"

@@ -151,7 +151,7 @@ def test_a_refetch_with_fewer_records_is_refused_unless_the_run_config_allows_it
     assert stored_partition(pipeline.duckdb_path, day) == before
 
     allowed = shrunk.run(
-        day, RAW_ONLY, run_config={"ops": {"raw__call_records": {"config": {"allow_fewer_rows": True}}}}
+        day, RAW_ONLY, run_config={"ops": {"laaffic_days": {"config": {"allow_fewer_rows": True}}}}
     )
     assert allowed.success
     assert landed(shrunk, day) == truth(shrunk, purged, day)
