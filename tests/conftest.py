@@ -2,15 +2,20 @@
 
 The helper signs with ``doc_signed_headers``, written here from the API document with
 ``hashlib.md5``, not with the client's signer: a simulator test then checks the simulator alone.
+``require``/``require_binary`` guard the tests that drive a program outside Python (Chromium,
+PostgreSQL, openssl): skipped here when it is missing, failed under ``CI=true``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,6 +26,25 @@ from laaffic_pipeline.simulator import LaafficSimulator
 
 TEST_API_KEY = "test-key"
 TEST_API_SECRET = "test-secret-never-logged"
+
+
+def require(problem: str | None, package: str) -> None:
+    """Nothing when ``problem`` is None; else skip the test, or under ``CI=true`` fail it, saying
+    which Debian package provides what is missing, so a missing install step in CI shows."""
+    if problem is None:
+        return
+    message = f"{problem}: install Debian's {package} (`apt-get install -y {package}`)"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{message}; CI=true, so this fails instead of skipping", pytrace=False)
+    pytest.skip(message)
+
+
+def require_binary(name: str, package: str, path: str | None = None) -> str:
+    """The program ``name`` (found on PATH, or at ``path`` when given), else ``require``'s skip or fail."""
+    found = shutil.which(name) if path is None else (path if Path(path).exists() else None)
+    require(None if found else f"{path or name} not found", package)
+    assert found is not None
+    return found
 
 
 def doc_sign(api_key: str, api_secret: str, timestamp: str) -> str:

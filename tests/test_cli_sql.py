@@ -15,20 +15,35 @@ from laaffic_pipeline.cli import main
 def warehouse(tmp_path, monkeypatch):
     path = tmp_path / "laaffic.duckdb"
     with duckdb.connect(str(path), config={"storage_compatibility_version": "v1.0.0"}) as conn:
-        conn.execute("CREATE SCHEMA marts; CREATE TABLE marts.t AS SELECT 'USD' AS currency, 3 AS calls")
+        conn.execute(
+            "CREATE SCHEMA marts; CREATE TABLE marts.t AS SELECT 'USD' AS currency, 3 AS calls, "
+            "0.100000::DECIMAL(38,6) AS total_cost, NULL::VARCHAR AS note"
+        )
     monkeypatch.setenv("LAAFFIC_DUCKDB_PATH", str(path))
     return path
 
 
 def test_prints_a_table_by_default(warehouse, capsys):
-    assert main(["sql", "SELECT currency, calls FROM marts.t"]) == 0
-    assert capsys.readouterr().out == "currency | calls\n---------+------\nUSD      |     3\n(1 row)\n"
+    assert main(["sql", "SELECT currency, calls, note FROM marts.t"]) == 0
+    assert capsys.readouterr().out == (
+        "┌──────────┬───────┬─────────┐\n"
+        "│ currency │ calls │  note   │\n"
+        "│ varchar  │ int32 │ varchar │\n"
+        "├──────────┼───────┼─────────┤\n"
+        "│ USD      │     3 │ NULL    │\n"
+        "└──────────┴───────┴─────────┘\n"
+    )
+
+
+def test_prints_csv_with_a_header(warehouse, capsys):
+    assert main(["sql", "SELECT * FROM marts.t", "--format", "csv"]) == 0
+    assert capsys.readouterr().out == "currency,calls,total_cost,note\nUSD,3,0.100000,\n"
 
 
 def test_reads_the_query_from_stdin_and_prints_json(warehouse, capsys, monkeypatch):
-    monkeypatch.setattr("sys.stdin", io.StringIO("SELECT calls FROM marts.t"))
+    monkeypatch.setattr("sys.stdin", io.StringIO("SELECT calls, total_cost, note FROM marts.t"))
     assert main(["sql", "-", "--format", "json"]) == 0
-    assert json.loads(capsys.readouterr().out) == [{"calls": 3}]
+    assert json.loads(capsys.readouterr().out) == [{"calls": 3, "total_cost": "0.100000", "note": None}]
 
 
 def test_a_failure_exits_1_with_the_reason(tmp_path, capsys):

@@ -2,19 +2,18 @@
 
 DuckDB gives a file to one process at a time, and any open connection, even a read-only one,
 keeps the pipeline from writing. So the connection lives only while the query runs: the rows are
-fetched, the connection is closed, and only then are they formatted (or paged, or piped).
+fetched, the connection is closed, and only then are they printed (or paged, or piped). DuckDB
+prints them too: the rows go into an in-memory database with their column types, and its box
+rendering, CSV writer and JSON writer make the table, CSV and JSON.
 """
 
 from __future__ import annotations
 
-import csv
+import contextlib
 import io
-import json
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
-from datetime import time as time_of_day
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ import duckdb
 from laaffic_pipeline.warehouse.connection import WarehouseLockedError, connect_waiting
 
 FORMATS = ("table", "csv", "json")
+TABLE_ROWS = 10_000  # rows DuckDB draws in a table at most
 
 
 class WarehouseQueryError(RuntimeError):
@@ -31,18 +31,39 @@ class WarehouseQueryError(RuntimeError):
 
 @dataclass(frozen=True)
 class QueryResult:
+    """A query's rows as fetched, with each column's DuckDB type, printable once the file is closed."""
+
     columns: list[str]
+    types: list[str]
     rows: list[tuple[Any, ...]]
 
     def render(self, output_format: str) -> str:
-        """The result as ``table`` (aligned text), ``csv`` (with a header) or ``json`` (objects)."""
-        if output_format == "table":
-            return format_table(self.columns, self.rows)
-        if output_format == "csv":
-            return format_csv(self.columns, self.rows)
-        if output_format == "json":
-            return format_json(self.columns, self.rows)
-        raise ValueError(f"unknown format {output_format!r}; use one of {', '.join(FORMATS)}")
+        """The result as ``table`` (DuckDB's box rendering, every row and column), ``csv`` (with a
+        header; NULL an empty field) or ``json`` (an array of objects; decimals as exact strings)."""
+        if output_format not in FORMATS:
+            raise ValueError(f"unknown format {output_format!r}; use one of {', '.join(FORMATS)}")
+        if not self.columns:
+            return "(no result)\n"
+        names = _distinct(self.columns)
+        with duckdb.connect() as memory:
+            columns = ", ".join(
+                f"{_quoted(name)} {kind}" for name, kind in zip(names, self.types, strict=True)
+            )
+            memory.execute(f"CREATE TABLE result ({columns})")
+            appender = memory.appender("result")
+            appender.append_rows(self.rows)
+            appender.flush()
+            if output_format == "table":
+                return _box(memory.table("result"), len(self.rows))
+            if output_format == "csv":
+                return _copied(memory, "SELECT * FROM result", "FORMAT csv, HEADER")
+            # JSON numbers are read as binary floats by most tools: decimals go out as exact strings.
+            decimals = [
+                name for name, kind in zip(names, self.types, strict=True) if kind.startswith("DECIMAL")
+            ]
+            exact = ", ".join(f"{_quoted(name)}::VARCHAR AS {_quoted(name)}" for name in decimals)
+            select = f"SELECT * REPLACE ({exact}) FROM result" if decimals else "SELECT * FROM result"
+            return _copied(memory, select, "FORMAT json, ARRAY true")
 
 
 def query_read_only(database: str | Path, sql: str, wait_s: float = 10.0) -> QueryResult:
@@ -54,13 +75,15 @@ def query_read_only(database: str | Path, sql: str, wait_s: float = 10.0) -> Que
     conn = connect_read_only(database, wait_s)
     try:
         cursor = conn.execute(sql)
-        columns = [column[0] for column in cursor.description or []]
-        rows = cursor.fetchall() if columns else []
+        description = cursor.description or []
+        rows = cursor.fetchall() if description else []
     except duckdb.Error as error:
         raise WarehouseQueryError(str(error)) from None
     finally:
         conn.close()
-    return QueryResult(columns, rows)
+    return QueryResult(
+        [column[0] for column in description], [str(column[1]) for column in description], rows
+    )
 
 
 def connect_read_only(database: str | Path, wait_s: float = 10.0) -> duckdb.DuckDBPyConnection:
@@ -86,54 +109,40 @@ def connect_read_only(database: str | Path, wait_s: float = 10.0) -> duckdb.Duck
         raise WarehouseQueryError(str(error)) from None
 
 
-def format_table(columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> str:
-    """Aligned columns (numbers to the right), NULL spelled out, and a row count."""
-    if not columns:
-        return "(no result)\n"
-    cells = [[_text(value) for value in row] for row in rows]
-    numeric = [all(_is_number(row[i]) for row in rows if row[i] is not None) for i in range(len(columns))]
-    widths = [max([len(name), *(len(row[i]) for row in cells)]) for i, name in enumerate(columns)]
-
-    def line(values: Sequence[str], header: bool = False) -> str:
-        return " | ".join(
-            value.rjust(width) if numeric[i] and not header else value.ljust(width)
-            for i, (value, width) in enumerate(zip(values, widths, strict=True))
-        ).rstrip()
-
-    out = [line(columns, header=True), "-+-".join("-" * width for width in widths)]
-    out.extend(line(row) for row in cells)
-    out.append(f"({len(rows)} row{'' if len(rows) == 1 else 's'})")
-    return "\n".join(out) + "\n"
+def _box(result: duckdb.DuckDBPyRelation, rows: int) -> str:
+    """DuckDB's own table rendering, nothing cut but rows past DuckDB's limit, which a note counts."""
+    shown = io.StringIO()
+    with contextlib.redirect_stdout(shown):
+        result.show(max_rows=max(rows, 1), max_width=1_000_000, max_col_width=1_000_000)
+    box = shown.getvalue().rstrip("\n").split("\n")
+    if rows < TABLE_ROWS:
+        return "\n".join(box) + "\n"
+    closing = max(index for index, line in enumerate(box) if line.startswith("└"))  # its footer: "? rows"
+    note = f"({TABLE_ROWS:,} of {rows:,} rows shown; --format csv or json prints them all)"
+    return "\n".join([*box[: closing + 1], note]) + "\n"
 
 
-def format_csv(columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> str:
-    """RFC 4180 CSV with a header row; NULL is an empty field."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(columns)
-    writer.writerows([["" if value is None else _text(value) for value in row] for row in rows])
-    return buffer.getvalue()
+def _copied(memory: duckdb.DuckDBPyConnection, select: str, options: str) -> str:
+    """What DuckDB's ``COPY (select) TO`` a file writes with ``options`` (its CSV or JSON writer)."""
+    with tempfile.TemporaryDirectory(prefix="laaffic-sql-") as folder:
+        path = (Path(folder) / "result").as_posix().replace("'", "''")
+        memory.execute(f"COPY ({select}) TO '{path}' ({options})")
+        return Path(folder, "result").read_text(encoding="utf-8")
 
 
-def format_json(columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> str:
-    """A JSON array of one object per row. Decimals stay exact (as strings); times are ISO 8601."""
-    records = [dict(zip(columns, row, strict=True)) for row in rows]
-    return json.dumps(records, indent=2, ensure_ascii=False, default=_json_value) + "\n"
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
-def _text(value: Any) -> str:
-    if value is None:
-        return "NULL"
-    if isinstance(value, datetime | date | time_of_day):
-        return value.isoformat(sep=" ") if isinstance(value, datetime) else value.isoformat()
-    return str(value)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
-
-
-def _json_value(value: Any) -> Any:
-    if isinstance(value, datetime | date | time_of_day):
-        return value.isoformat()
-    return str(value)  # Decimal (exact), UUID, timedelta, bytes...
+def _distinct(names: Sequence[str]) -> list[str]:
+    """Column names a table accepts: a repeated name (``SELECT 1 AS a, 2 AS a``) gets ``_1``, ``_2``..."""
+    taken: set[str] = set()
+    distinct = []
+    for name in names:
+        candidate, number = name, 0
+        while candidate.lower() in taken:  # DuckDB's names are case-insensitive
+            number += 1
+            candidate = f"{name}_{number}"
+        taken.add(candidate.lower())
+        distinct.append(candidate)
+    return distinct

@@ -1,11 +1,16 @@
 """``docs/warehouse.md`` against a warehouse the real daily job built from the simulator.
 
 Every ```sql block of the page runs as written (from the repository root, as an analyst would) and
-returns rows; a few examples are checked for what they claim. Every relation and column of the live
-warehouse is documented with its type, and the quality flags listed are those the SQL can produce.
+returns rows; the calls and spend the examples report are compared with the simulator's records,
+summed here in Python, and the other examples are checked for what they claim. Every relation and
+column of the live warehouse is documented with its type, and the quality flags listed are those the
+SQL can produce.
 """
 
 import re
+from collections import defaultdict
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -57,8 +62,10 @@ def example(number: int) -> str:
 
 
 @pytest.fixture(scope="module")
-def repository(tmp_path_factory) -> Path:
-    """A folder laid out like the repository: the job built the last days into data/laaffic.duckdb.
+def built(tmp_path_factory) -> tuple[Path, dict[date, list[dict]]]:
+    """A folder laid out like the repository: the job built the last days into data/laaffic.duckdb;
+    and the records the simulator holds for each of those UTC days (its own oracle, not the
+    pipeline's window).
 
     A few records are malformed, as real ones may be, so the data-quality examples have rows.
     """
@@ -71,8 +78,14 @@ def repository(tmp_path_factory) -> Path:
         pipeline = make_pipeline(
             monkeypatch, root, simulator, duckdb_path=str(root / "data" / "laaffic.duckdb")
         )
-        pipeline.build_last_days(DAYS)
-    return root
+        days = [date.fromisoformat(key) for key in pipeline.build_last_days(DAYS)]
+        truth = {day: simulator.records_for_local_day(day, "UTC") for day in days}
+    return root, truth
+
+
+@pytest.fixture(scope="module")
+def repository(built) -> Path:
+    return built[0]
 
 
 @pytest.fixture
@@ -95,7 +108,35 @@ def test_the_page_has_ten_example_queries():
 
 @pytest.mark.parametrize("sql", SQL_BLOCK.findall(DOC), ids=lambda sql: " ".join(sql.split())[:60])
 def test_every_sql_block_runs_and_returns_rows(conn, sql):
-    assert rows(conn, sql)
+    assert rows(conn, sql)  # what they return: the tests of each example below
+
+
+# Example -> the columns it groups calls and spend by, and the record fields they come from.
+CALLS_AND_SPEND = {
+    1: {"call_date": None, "currency": "currency"},
+    2: {"currency": "currency"},
+    9: {"sip_group_name": "sipGroupName", "phone_name": "phoneName", "currency": "currency"},
+    10: {"call_date": None, "currency": "currency"},
+}
+
+
+@pytest.mark.parametrize("number", CALLS_AND_SPEND)
+def test_calls_and_spend_agree_with_the_simulators_records(built, conn, number):
+    """Each group's calls and total cost, against the records summed here (every built day is in
+    the examples' last 7 and 30 days; a cost that is not a number adds nothing)."""
+    keys = CALLS_AND_SPEND[number]
+    expected: dict[tuple, list] = defaultdict(lambda: [0, Decimal(0)])
+    for day, records in built[1].items():
+        for record in records:
+            group = expected[tuple(day if field is None else record.get(field) for field in keys.values())]
+            group[0] += 1
+            if re.fullmatch(r"-?\d+(\.\d+)?", str(record.get("cost"))):
+                group[1] += Decimal(record["cost"])
+    found = {
+        tuple(row[column] for column in keys): [row["calls"], row["total_cost"]]
+        for row in rows(conn, example(number))
+    }
+    assert found == dict(expected)
 
 
 def test_1_gives_each_built_day_and_currency_a_row(conn):

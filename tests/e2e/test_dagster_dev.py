@@ -20,7 +20,7 @@ from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
 from laaffic_pipeline.local_stack import prepare_dagster_home
 from laaffic_pipeline.simulator import LaafficSimulator
-from tests.conftest import TEST_API_KEY, TEST_API_SECRET
+from tests.conftest import TEST_API_KEY, TEST_API_SECRET, require_binary
 from tests.e2e.dagster_dev import (
     ASSETS_AND_CHECKS,
     BACKFILL,
@@ -188,11 +188,8 @@ def test_the_run_history_is_kept_in_dagster_home(stack: Stack, backfill: Backfil
     assert (stack.home / "history" / "runs.db").is_file()
 
 
-@pytest.mark.skipif(
-    not Path(CHROMIUM).exists(),
-    reason=f"no {CHROMIUM}: install Debian's chromium (`apt-get install -y chromium`; .ci/run does)",
-)
 def test_the_asset_graph_page_shows_the_assets_and_their_checks(stack: Stack, backfill: Backfill):
+    require_binary("chromium", "chromium", path=CHROMIUM)
     from playwright.sync_api import expect, sync_playwright
 
     nodes = stack.dev.graphql(ASSETS_AND_CHECKS)["assetNodes"]

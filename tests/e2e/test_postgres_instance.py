@@ -17,6 +17,7 @@ from dagster import AssetKey, DagsterEventType, DagsterInstance, DagsterRunStatu
 from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
 
 from laaffic_pipeline.defs.laaffic.specs import RAW_CALL_RECORDS_KEY
+from tests.conftest import require
 from tests.defs.pipeline import make_pipeline
 from tests.e2e.dagster_dev import REPO_ROOT
 from tests.e2e.postgres import PostgresServer, running_postgres, why_postgres_cannot_run
@@ -24,7 +25,10 @@ from tests.e2e.postgres import PostgresServer, running_postgres, why_postgres_ca
 PRODUCTION_PROFILE = REPO_ROOT / "deploy" / "production" / "dagster.yaml"
 DB_NAME = "laaffic_dagster"
 
-pytestmark = pytest.mark.skipif(why_postgres_cannot_run() is not None, reason=str(why_postgres_cannot_run()))
+
+@pytest.fixture(scope="module", autouse=True)
+def postgres_installed() -> None:
+    require(why_postgres_cannot_run(), "postgresql")
 
 
 @pytest.fixture(scope="module")

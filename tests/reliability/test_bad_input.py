@@ -6,7 +6,6 @@ import asyncio
 import http.server
 import json
 import os
-import shutil
 import ssl
 import subprocess
 import sys
@@ -27,6 +26,7 @@ from laaffic_pipeline.api.window import QueryWindow
 from laaffic_pipeline.settings import PipelineSettings, SettingsError
 from laaffic_pipeline.simulator import FaultConfig
 from laaffic_pipeline.simulator.faults import HUGE_STRING_CHARS, malformation_for
+from tests.conftest import require_binary
 from tests.defs.pipeline import make_pipeline
 from tests.defs.test_raw_pipeline import RAW_ONLY, landed, truth
 from tests.staged import stage_pages
@@ -147,8 +147,7 @@ def test_malformed_records_are_stored_raw_flagged_downstream_and_the_run_succeed
 @pytest.fixture
 def tls_server(tmp_path):
     """An HTTPS server on 127.0.0.1 with a self-signed certificate (not trusted by anyone)."""
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is needed to make a certificate")
+    require_binary("openssl", "openssl")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(
         [

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from itertools import count
 from pathlib import Path
 from typing import Any
@@ -123,3 +125,41 @@ def facts(conn: duckdb.DuckDBPyConnection, where: str = "true") -> list[dict[str
 def fact(conn: duckdb.DuckDBPyConnection, voice_id: str) -> dict[str, Any]:
     (row,) = facts(conn, f"voice_id = '{voice_id}'")
     return row
+
+
+# Three stored days; the edge call was returned by day 1's and day 2's windows (stays in day 1).
+HISTORY_DAYS = [DAY, DAY + timedelta(days=1), DAY + timedelta(days=2)]
+HISTORY = {
+    HISTORY_DAYS[0]: [
+        call("a", cost="2"),
+        call("b", currency="EUR", cost="1.5"),
+        call("edge", currency="GBP", cost="4"),
+    ],
+    HISTORY_DAYS[1]: [
+        call("edge", currency="GBP", cost="4"),
+        call("c", currency="EUR", cost="0.25"),
+        unanswered("d", currency="GBP"),
+    ],
+    HISTORY_DAYS[2]: [
+        call("e", cost="0.125"),
+        call("f", currency="EUR", cost="3"),
+        call("g", currency="", cost="1"),
+    ],
+}
+
+
+def expected_by_currency(
+    setting: str, days: Sequence[date] = HISTORY_DAYS
+) -> dict[tuple[date, str | None], tuple[int, Decimal]]:
+    """(calls, total cost) per day of ``days`` and money currency, summed in Python over ``HISTORY``
+    as the API sent it, under ``LAAFFIC_COST_CURRENCY=setting``."""
+    totals: dict[tuple[date, str | None], list] = defaultdict(lambda: [0, Decimal(0)])
+    for day in days:
+        seen_the_day_before = {record["voiceId"] for record in HISTORY.get(day - timedelta(days=1), [])}
+        for record in HISTORY[day]:
+            if record["voiceId"] in seen_the_day_before:
+                continue  # the boundary call stays in the earlier day
+            currency = (record["currency"] or None) if setting == "record" else setting
+            totals[day, currency][0] += 1
+            totals[day, currency][1] += Decimal(record["cost"])
+    return {key: (calls, total) for key, (calls, total) in totals.items()}

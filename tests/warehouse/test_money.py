@@ -6,8 +6,7 @@ carries ``currency`` ("Quotation Currency"), and its own sample says ``"currency
 """
 
 import json
-from collections import defaultdict
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
 import duckdb
@@ -20,7 +19,17 @@ from laaffic_pipeline.warehouse.marts import (
     rebuild_marts,
     stored_days,
 )
-from tests.warehouse.mart_inputs import DAY, DOC_SAMPLE_JSON, DOC_SAMPLE_RECORD, call, fact, land, unanswered
+from tests.warehouse.mart_inputs import (
+    DAY,
+    DOC_SAMPLE_JSON,
+    DOC_SAMPLE_RECORD,
+    HISTORY,
+    call,
+    expected_by_currency,
+    fact,
+    land,
+)
+from tests.warehouse.mart_inputs import HISTORY_DAYS as DAYS
 
 SAMPLE_DAY = date(2022, 1, 18)
 
@@ -147,35 +156,9 @@ def test_settlement_fields_are_exact_decimals_when_sent(conn, tmp_path):
     assert types["quote_exchange"] == "DECIMAL(18,10)"
 
 
-# Three stored days; the edge call was returned by day 1's and day 2's windows (stays in day 1).
-DAYS = [DAY, DAY + timedelta(days=1), DAY + timedelta(days=2)]
-HISTORY = {
-    DAYS[0]: [
-        call("a", cost="2"),
-        call("b", currency="EUR", cost="1.5"),
-        call("edge", currency="GBP", cost="4"),
-    ],
-    DAYS[1]: [
-        call("edge", currency="GBP", cost="4"),
-        call("c", currency="EUR", cost="0.25"),
-        unanswered("d", currency="GBP"),
-    ],
-    DAYS[2]: [call("e", cost="0.125"), call("f", currency="EUR", cost="3"), call("g", currency="", cost="1")],
-}
-
-
 def expected_totals(setting: str) -> dict[tuple[date, str | None], Decimal]:
     """Per day and money currency, summed in Python over the records as the API sent them."""
-    totals: dict[tuple[date, str | None], Decimal] = defaultdict(Decimal)
-    seen_the_day_before: set[str] = set()
-    for day in DAYS:
-        for record in HISTORY[day]:
-            if record["voiceId"] in seen_the_day_before:
-                continue  # the boundary call stays in the earlier day
-            currency = (record["currency"] or None) if setting == "record" else setting
-            totals[day, currency] += Decimal(record["cost"])
-        seen_the_day_before = {record["voiceId"] for record in HISTORY[day]}
-    return dict(totals)
+    return {key: total for key, (_, total) in expected_by_currency(setting).items()}
 
 
 def stored_totals(conn) -> dict[tuple[date, str | None], Decimal]:

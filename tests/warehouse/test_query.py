@@ -13,13 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from laaffic_pipeline.warehouse.query import (
-    WarehouseQueryError,
-    format_csv,
-    format_json,
-    format_table,
-    query_read_only,
-)
+from laaffic_pipeline.warehouse.query import TABLE_ROWS, WarehouseQueryError, query_read_only
 
 
 @pytest.fixture
@@ -32,7 +26,7 @@ def warehouse(tmp_path: Path) -> Path:
             CREATE TABLE marts.daily_costs AS
             SELECT * FROM (VALUES
                 (DATE '2026-11-25', 'USD', 12, 3.500000::DECIMAL(38,6), 'sales'),
-                (DATE '2026-11-26', 'EUR', 7, 0.125000::DECIMAL(38,6), NULL)
+                (DATE '2026-11-26', 'EUR', 7, 123456789012345678.000001::DECIMAL(38,6), NULL)
             ) AS t(call_date, currency, calls, total_cost, sip_group_name);
             """
         )
@@ -47,7 +41,7 @@ def test_a_query_returns_columns_and_typed_rows(warehouse):
     assert result.columns == ["call_date", "currency", "total_cost"]
     assert result.rows == [
         (date(2026, 11, 25), "USD", Decimal("3.500000")),
-        (date(2026, 11, 26), "EUR", Decimal("0.125000")),
+        (date(2026, 11, 26), "EUR", Decimal("123456789012345678.000001")),
     ]
 
 
@@ -104,26 +98,73 @@ def test_it_waits_for_a_writer_then_gives_up_naming_the_lock(warehouse):
     assert query_read_only(warehouse, "SELECT 1", wait_s=0.5).rows == [(1,)]
 
 
-def test_table_format_aligns_numbers_right_and_spells_null():
-    text = format_table(
-        ["day", "calls", "group"], [(date(2026, 11, 25), 12, "sales"), (date(2026, 11, 26), 7, None)]
-    )
+ALL_COLUMNS = "SELECT * FROM marts.daily_costs ORDER BY call_date"
+
+
+def test_table_format_is_duckdbs_box_with_types_and_null(warehouse):
+    text = query_read_only(warehouse, ALL_COLUMNS).render("table")
     assert text == (
-        "day        | calls | group\n"
-        "-----------+-------+------\n"
-        "2026-11-25 |    12 | sales\n"
-        "2026-11-26 |     7 | NULL\n"
-        "(2 rows)\n"
+        "┌────────────┬──────────┬───────┬───────────────────────────┬────────────────┐\n"
+        "│ call_date  │ currency │ calls │        total_cost         │ sip_group_name │\n"
+        "│    date    │ varchar  │ int32 │       decimal(38,6)       │    varchar     │\n"
+        "├────────────┼──────────┼───────┼───────────────────────────┼────────────────┤\n"
+        "│ 2026-11-25 │ USD      │    12 │                  3.500000 │ sales          │\n"
+        "│ 2026-11-26 │ EUR      │     7 │ 123456789012345678.000001 │ NULL           │\n"
+        "└────────────┴──────────┴───────┴───────────────────────────┴────────────────┘\n"
     )
 
 
-def test_csv_format_has_a_header_and_empty_nulls():
-    text = format_csv(
-        ["currency", "total_cost", "note"], [("USD", Decimal("3.500000"), None), ("EUR", 1, "a,b")]
+def test_table_format_says_when_rows_are_left_out(warehouse):
+    text = query_read_only(warehouse, f"SELECT range AS n FROM range({TABLE_ROWS + 5})").render("table")
+    shown = [int(line.strip("│ ")) for line in text.splitlines() if line.strip("│ ").isdigit()]
+    assert shown == list(range(TABLE_ROWS))
+    note = f"({TABLE_ROWS:,} of {TABLE_ROWS + 5:,} rows shown; --format csv or json prints them all)\n"
+    assert text.endswith(note)
+
+
+def test_csv_format_has_a_header_exact_decimals_and_empty_nulls(warehouse):
+    text = query_read_only(warehouse, ALL_COLUMNS).render("csv")
+    assert text == (
+        "call_date,currency,calls,total_cost,sip_group_name\n"
+        "2026-11-25,USD,12,3.500000,sales\n"
+        "2026-11-26,EUR,7,123456789012345678.000001,\n"
     )
-    assert text == 'currency,total_cost,note\nUSD,3.500000,\nEUR,1,"a,b"\n'
 
 
-def test_json_format_keeps_decimals_exact_and_dates_iso():
-    text = format_json(["call_date", "total_cost", "calls"], [(date(2026, 11, 25), Decimal("0.100000"), 3)])
-    assert json.loads(text) == [{"call_date": "2026-11-25", "total_cost": "0.100000", "calls": 3}]
+def test_csv_format_quotes_what_needs_quoting(warehouse):
+    text = query_read_only(warehouse, """SELECT 'a,b' AS note, 'say "hi"' AS quote""").render("csv")
+    assert text == 'note,quote\n"a,b","say ""hi"""\n'
+
+
+def test_json_format_keeps_decimals_exact_numbers_numeric_and_dates_iso(warehouse):
+    text = query_read_only(warehouse, ALL_COLUMNS).render("json")
+    assert json.loads(text) == [
+        {
+            "call_date": "2026-11-25",
+            "currency": "USD",
+            "calls": 12,
+            "total_cost": "3.500000",
+            "sip_group_name": "sales",
+        },
+        {
+            "call_date": "2026-11-26",
+            "currency": "EUR",
+            "calls": 7,
+            # 24 significant digits: a JSON number would lose them in any double-based reader.
+            "total_cost": "123456789012345678.000001",
+            "sip_group_name": None,
+        },
+    ]
+
+
+def test_repeated_column_names_are_all_printed(warehouse):
+    result = query_read_only(warehouse, "SELECT 1 AS a, 2 AS a")
+    assert result.render("csv") == "a,a_1\n1,2\n"
+    assert json.loads(result.render("json")) == [{"a": 1, "a_1": 2}]
+
+
+def test_an_empty_result_is_a_header_or_an_empty_array(warehouse):
+    result = query_read_only(warehouse, "SELECT currency FROM marts.daily_costs WHERE false")
+    assert result.render("csv") == "currency\n"
+    assert json.loads(result.render("json")) == []
+    assert "│ currency │" in result.render("table")
