@@ -53,6 +53,10 @@ class QueryWindow:
         for name, moment in (("strTime", self.start), ("endTime", self.end)):
             if moment.tzinfo is None or moment.utcoffset() is None:
                 raise WindowError(f"{name} {moment!r} has no zone offset; the API needs one")
+            if moment.microsecond:
+                raise WindowError(
+                    f"{name} {moment.isoformat()} has a fraction of a second; the API takes whole seconds"
+                )
         if self.duration <= timedelta(0):
             raise WindowError(f"strTime {self.str_time} must be before endTime {self.end_time}")
         if self.duration > MAX_WINDOW:

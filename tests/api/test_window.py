@@ -77,3 +77,9 @@ def test_retention_guard_names_the_limit():
     local_day(date(2026, 9, 27), "UTC").check_retention(now)
     with pytest.raises(WindowError, match="retention limit 2026-09-27T00:00:00\\+00:00"):
         local_day(date(2026, 9, 26), "UTC").check_retention(now)
+
+
+def test_fractions_of_a_second_are_refused_since_the_api_reads_whole_seconds():
+    start = datetime(2026, 1, 1, tzinfo=PLUS_8)
+    with pytest.raises(WindowError, match="whole seconds"):
+        QueryWindow(start, start + timedelta(milliseconds=500))
