@@ -5,13 +5,17 @@ when a channel is configured (``enabled``); otherwise it is STOPPED, still liste
 They use Dagster's own sensor machinery and cursors: run failures through ``@run_failure_sensor``,
 check results through the event log's ``ASSET_CHECK_EVALUATION`` records after the cursor's
 storage id, lateness with the same rule Dagster's cron ``FreshnessPolicy`` evaluator applies.
+Only public Dagster APIs: the run tags are written out below, cron ticks come from a
+``TimeWindowPartitionsDefinition`` on the deadline cron.
 """
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from dagster import (
@@ -20,23 +24,18 @@ from dagster import (
     DagsterEventType,
     DailyPartitionsDefinition,
     DefaultSensorStatus,
+    EventLogEntry,
     EventRecordsFilter,
     FreshnessPolicy,
     RunFailureSensorContext,
     SensorDefinition,
     SensorEvaluationContext,
     SkipReason,
+    TimeWindowPartitionsDefinition,
+    partition_loading_context,
     run_failure_sensor,
     sensor,
 )
-from dagster._core.definitions.freshness import CronFreshnessPolicy
-from dagster._core.events.log import EventLogEntry
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-    PARTITION_NAME_TAG,
-)
-from dagster._utils.schedules import get_latest_completed_cron_tick
 
 from laaffic_pipeline.alerts.messages import Alert, asset_link, run_link, summarize_error
 from laaffic_pipeline.alerts.resource import AlertResource
@@ -46,18 +45,40 @@ CHECK_FAILURE_SENSOR_NAME = "laaffic_check_failure_alert"
 LATE_DATA_SENSOR_NAME = "laaffic_late_marts_alert"
 MAX_CHECK_EVENTS_PER_TICK = 1000
 
+# The run tags Dagster sets: one partition, or the first and last of a ranged run (a backfill).
+PARTITION_TAG = "dagster/partition"
+PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
+PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
+
 
 def default_status(enabled: bool) -> DefaultSensorStatus:
     return DefaultSensorStatus.RUNNING if enabled else DefaultSensorStatus.STOPPED
 
 
 def run_partitions(tags: dict[str, str]) -> tuple[str, ...]:
-    """The partition a run built (``dagster/partition``) or its range ``start...end``."""
-    if PARTITION_NAME_TAG in tags:
-        return (tags[PARTITION_NAME_TAG],)
-    if ASSET_PARTITION_RANGE_START_TAG in tags:
-        return (f"{tags[ASSET_PARTITION_RANGE_START_TAG]}...{tags.get(ASSET_PARTITION_RANGE_END_TAG, '')}",)
-    return ()
+    """The days a run built: its one partition (``dagster/partition``) or each day of its range.
+
+    A ranged run (``dagster/asset_partition_range_start``/``_end``) gives every day from the first
+    to the last, in order; a range whose ends are not ISO days gives just its two ends.
+    """
+    if PARTITION_TAG in tags:
+        return (tags[PARTITION_TAG],)
+    if PARTITION_RANGE_START_TAG not in tags:
+        return ()
+    start = tags[PARTITION_RANGE_START_TAG]
+    end = tags.get(PARTITION_RANGE_END_TAG, start)
+    try:
+        first, last = date.fromisoformat(start), date.fromisoformat(end)
+    except ValueError:
+        return tuple(dict.fromkeys((start, end)))
+    return tuple((first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1))
+
+
+def describe_partitions(partitions: Sequence[str]) -> str:
+    """One day as itself; several as ``first..last (N days)``, for a one-line title."""
+    if len(partitions) <= 1:
+        return "".join(partitions)
+    return f"{partitions[0]}..{partitions[-1]} ({len(partitions)} days)"
 
 
 def run_failure_alert(context: RunFailureSensorContext, ui_url: str) -> Alert:
@@ -74,8 +95,9 @@ def run_failure_alert(context: RunFailureSensorContext, ui_url: str) -> Alert:
     else:  # the run failed outside any step (e.g. its worker died)
         summary = context.failure_event.message or "the run failed"
     partitions = run_partitions(dict(run.tags))
+    days = describe_partitions(partitions)
     return Alert(
-        title=f"Run of {run.job_name} failed" + (f" for {', '.join(partitions)}" if partitions else ""),
+        title=f"Run of {run.job_name} failed" + (f" for {days}" if days else ""),
         kind="run_failure",
         job=run.job_name,
         partitions=partitions,
@@ -207,9 +229,46 @@ def build_check_failure_alert_sensor(
     return check_failure_alert_sensor
 
 
+@dataclass(frozen=True)
+class CronDeadline:
+    """A cron ``FreshnessPolicy`` (``FreshnessPolicy.cron(...)``): the deadline and its window."""
+
+    deadline_cron: str
+    lower_bound_delta: timedelta
+    timezone: str
+
+    @classmethod
+    def of(cls, policy: FreshnessPolicy) -> CronDeadline:
+        """The cron policy's settings, read from its public attributes; TypeError for other kinds."""
+        try:
+            return cls(policy.deadline_cron, policy.lower_bound_delta, policy.timezone)  # type: ignore[attr-defined]
+        except AttributeError:
+            raise TypeError("build_late_data_alert_sensor needs a FreshnessPolicy.cron(...) policy") from None
+
+    def latest_tick(self, now: datetime) -> datetime:
+        """The last time ``deadline_cron`` fired at or before ``now``, in ``timezone``.
+
+        Each cron tick ends a window of this time-window partitions definition, so the end of its
+        last complete window (the partitions as of ``now``) is the latest completed tick.
+        """
+        ticks = _cron_ticks(self.deadline_cron, self.timezone)
+        with partition_loading_context(effective_dt=now):
+            last = ticks.get_last_partition_key()
+        if last is None:
+            raise ValueError(f"{self.deadline_cron} ({self.timezone}) has not fired before {now.isoformat()}")
+        return ticks.time_window_for_partition_key(last).end
+
+
+@functools.cache
+def _cron_ticks(cron: str, timezone: str) -> TimeWindowPartitionsDefinition:
+    return TimeWindowPartitionsDefinition(
+        cron_schedule=cron, start=datetime(2000, 1, 1), timezone=timezone, fmt="%Y-%m-%dT%H:%M%z"
+    )
+
+
 def late_data_alert(
     asset_key: AssetKey,
-    policy: CronFreshnessPolicy,
+    policy: CronDeadline,
     partitions_def: DailyPartitionsDefinition,
     deadline: datetime,
     last_materialized: datetime | None,
@@ -263,9 +322,7 @@ def build_late_data_alert_sensor(
 
     The cursor is the last deadline alerted on, so a late day is reported once, not every tick.
     """
-    if not isinstance(freshness_policy, CronFreshnessPolicy):
-        raise TypeError("build_late_data_alert_sensor needs a FreshnessPolicy.cron(...) policy")
-    policy = freshness_policy
+    policy = CronDeadline.of(freshness_policy)
     zone = ZoneInfo(policy.timezone)
 
     @sensor(
@@ -279,7 +336,7 @@ def build_late_data_alert_sensor(
     )
     def late_data_alert_sensor(context: SensorEvaluationContext, alerts: AlertResource):
         now = clock().astimezone(zone)
-        deadline = get_latest_completed_cron_tick(policy.deadline_cron, now, policy.timezone).astimezone(zone)
+        deadline = policy.latest_tick(now).astimezone(zone)
         if context.cursor == deadline.isoformat():
             return SkipReason(f"already alerted for the deadline {deadline.isoformat()}")
         expected = (deadline.date() - timedelta(days=1)).strftime(partitions_def.fmt)

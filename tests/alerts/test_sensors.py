@@ -6,6 +6,7 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from dagster import (
     AssetMaterialization,
     DagsterInstance,
@@ -21,9 +22,11 @@ from dagster import (
 
 from laaffic_pipeline.alerts.resource import ALERTS_RESOURCE_KEY, AlertResource
 from laaffic_pipeline.alerts.sensors import (
+    CronDeadline,
     build_check_failure_alert_sensor,
     build_late_data_alert_sensor,
     build_run_failure_alert_sensor,
+    run_partitions,
 )
 from laaffic_pipeline.defs.jobs import DAILY_JOB_NAME
 from laaffic_pipeline.defs.marts.specs import DAILY_COSTS_KEY
@@ -124,6 +127,75 @@ def test_secrets_and_signs_in_an_error_never_reach_a_channel(webhook, smtp_inbox
     received = everything_received(webhook, smtp_inbox)
     assert len(webhook.bodies) == 1 and "request failed; headers Sign: [redacted]" in received
     assert WRONG_SECRET not in received and LEAKED_SIGN not in received
+
+
+RANGE_TAGS = {
+    "dagster/asset_partition_range_start": "2026-02-27",
+    "dagster/asset_partition_range_end": "2026-03-02",
+}
+
+
+def test_run_partitions_gives_a_runs_day_or_every_day_of_its_range():
+    assert run_partitions({"dagster/partition": "2026-03-01"}) == ("2026-03-01",)
+    assert run_partitions(RANGE_TAGS) == ("2026-02-27", "2026-02-28", "2026-03-01", "2026-03-02")
+    one_day = {
+        "dagster/asset_partition_range_start": "2026-03-01",
+        "dagster/asset_partition_range_end": "2026-03-01",
+    }
+    assert run_partitions(one_day) == ("2026-03-01",)
+    not_days = {"dagster/asset_partition_range_start": "a", "dagster/asset_partition_range_end": "b"}
+    assert run_partitions(not_days) == ("a", "b")  # not ISO days: just the two ends
+    assert run_partitions({"dagster/backfill": "abc"}) == ()
+
+
+def test_a_failed_ranged_run_is_alerted_with_each_of_its_days(webhook, smtp_inbox):
+    @op
+    def land_days():
+        raise Failure("the API refused the range")
+
+    @job
+    def ranged():
+        land_days()
+
+    instance = DagsterInstance.ephemeral()
+    alerts = alert_resource(webhook, smtp_inbox, "unused-secret")
+    sensor_def = build_run_failure_alert_sensor(["ranged"], enabled=True)
+    started = tick(sensor_def, instance, alerts)
+
+    result = ranged.execute_in_process(instance=instance, tags=RANGE_TAGS, raise_on_error=False)
+    tick(sensor_def, instance, alerts, started.cursor)
+
+    assert not result.success
+    [body] = webhook.bodies
+    assert body["alert"]["partitions"] == ["2026-02-27", "2026-02-28", "2026-03-01", "2026-03-02"]
+    assert body["alert"]["title"] == "Run of ranged failed for 2026-02-27..2026-03-02 (4 days)"
+
+
+@pytest.mark.parametrize(
+    ("now", "tick"),
+    [
+        ("2026-03-29T05:59:59+02:00", "2026-03-28T06:00:00+01:00"),  # the day Berlin springs forward
+        ("2026-03-29T06:00:00+02:00", "2026-03-29T06:00:00+02:00"),  # a tick is completed at its instant
+        ("2026-10-25T05:30:00+01:00", "2026-10-24T06:00:00+02:00"),  # and the day it falls back
+        ("2026-10-25T07:00:00+01:00", "2026-10-25T06:00:00+01:00"),
+    ],
+)
+def test_the_latest_deadline_is_the_last_cron_tick_at_or_before_now(now: str, tick: str):
+    deadline = CronDeadline.of(
+        FreshnessPolicy.cron(
+            deadline_cron="0 6 * * *", lower_bound_delta=timedelta(hours=24), timezone="Europe/Berlin"
+        )
+    )
+    latest = deadline.latest_tick(datetime.fromisoformat(now))
+    assert (
+        latest == datetime.fromisoformat(tick)
+        and latest.utcoffset() == datetime.fromisoformat(tick).utcoffset()
+    )
+
+
+def test_only_a_cron_freshness_policy_has_a_deadline():
+    with pytest.raises(TypeError, match="FreshnessPolicy.cron"):
+        CronDeadline.of(FreshnessPolicy.time_window(fail_window=timedelta(hours=24)))
 
 
 def test_failed_checks_of_a_run_make_one_alert_and_passing_runs_none(
