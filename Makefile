@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 UV_VERSION := 0.13.8
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
+# dg reads the project from pyproject.toml and runs in the active environment: this one.
+DG := VIRTUAL_ENV=$(CURDIR)/$(VENV) PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/dg
 
 .PHONY: demo test lint format dev simulate bench faults lock clean
 
@@ -18,9 +20,10 @@ $(STAMP): requirements.lock pyproject.toml
 demo: $(STAMP)  ## Simulator -> last 7 days through Dagster -> DuckDB in data/; prints what landed.
 	$(BIN)/laaffic-pipeline demo
 
-test: $(STAMP)  ## Lint, then the whole test suite (starts its own simulators on 127.0.0.1).
+test: $(STAMP)  ## Lint, load the definitions as Dagster users do, then the whole test suite.
 	$(BIN)/ruff check laaffic_pipeline tests benchmarks scripts
 	$(BIN)/ruff format --check laaffic_pipeline tests benchmarks scripts
+	$(DG) check defs
 	$(BIN)/pytest
 
 lint: $(STAMP)
@@ -30,7 +33,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix laaffic_pipeline tests benchmarks scripts
 	$(BIN)/ruff format laaffic_pipeline tests benchmarks scripts
 
-dev: $(STAMP)  ## Simulator + Dagster UI (webserver and daemon) with history kept in .dagster_home/.
+dev: $(STAMP)  ## Simulator + `dg dev` (webserver and daemon) with history kept in .dagster_home/.
 	$(BIN)/laaffic-pipeline dev
 
 simulate: $(STAMP)  ## Just the simulator, on port 8765.

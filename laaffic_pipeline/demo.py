@@ -17,6 +17,7 @@ from laaffic_pipeline.local_stack import prepare_dagster_home, simulator_environ
 from laaffic_pipeline.report import write_report
 from laaffic_pipeline.settings import PipelineSettings, load_settings
 from laaffic_pipeline.simulator import LaafficSimulator
+from laaffic_pipeline.warehouse.analytics import default_analytics_path
 from laaffic_pipeline.warehouse.exports import exports_dir
 from laaffic_pipeline.warehouse.query import connect_read_only
 
@@ -39,30 +40,46 @@ def run_demo(days: int = 7, records_per_day: int = 500, out: TextIO = sys.stdout
             f"Dagster home {home}",
             file=out,
         )
-        failed = []
         with DagsterInstance.get() as instance:
-            for key in keys:
-                result = job.execute_in_process(
-                    partition_key=key, instance=instance, raise_on_error=False, run_config=QUIET_CONSOLE
-                )
-                checks = result.get_asset_check_evaluations()
-                failed_checks = [c.asset_check_key.name for c in checks if not c.passed]
-                status = "ok" if result.success and not failed_checks else "FAILED"
-                print(
-                    f"  {key}: run {result.run_id[:8]} {status}; checks passed "
-                    f"{len(checks) - len(failed_checks)}/{len(checks)}"
-                    + (f" (failed: {', '.join(failed_checks)})" if failed_checks else ""),
-                    file=out,
-                )
-                if status != "ok":
-                    failed.append(key)
+            # One ranged run, as a backfill from the UI launches it: each day still its own window.
+            result = job.execute_in_process(
+                instance=instance,
+                raise_on_error=False,
+                run_config=QUIET_CONSOLE,
+                tags={
+                    "dagster/asset_partition_range_start": keys[0],
+                    "dagster/asset_partition_range_end": keys[-1],
+                },
+            )
+        print(
+            f"Run {result.run_id[:8]} over {keys[0]} .. {keys[-1]}: {'ok' if result.success else 'FAILED'}",
+            file=out,
+        )
+        evaluations = result.get_asset_check_evaluations()
+        failed = [] if result.success else ["the run"]
+        for key in keys:
+            checks = [c for c in evaluations if c.partition == key]
+            failed_checks = [c.asset_check_key.name for c in checks if not c.passed]
+            print(
+                f"  {key}: checks passed {len(checks) - len(failed_checks)}/{len(checks)}"
+                + (f" (failed: {', '.join(failed_checks)})" if failed_checks else ""),
+                file=out,
+            )
+            if failed_checks or not checks:
+                failed.append(key)
         mismatched = print_summary(settings, simulator, partitions_def, keys, out)
     report = write_report(settings.warehouse.duckdb_path, days=days)
     print(f"\nReport (cost per currency and ASR per day): {report.resolve()}", file=out)
     print(f"Parquet exports of the marts: {exports_dir(settings.warehouse.duckdb_path).resolve()}", file=out)
+    analytics = settings.warehouse.analytics_path or default_analytics_path(settings.warehouse.duckdb_path)
+    print(
+        f"Analysts' file (open it read-only in any DuckDB tool, for as long as you like): "
+        f"{Path(analytics).resolve()}",
+        file=out,
+    )
     if failed or mismatched:
         print(
-            f"Demo FAILED: runs failed {failed or 'none'}; "
+            f"Demo FAILED: days or runs failed {failed or 'none'}; "
             f"days not matching the simulator {mismatched or 'none'}",
             file=out,
         )

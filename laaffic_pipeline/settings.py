@@ -12,7 +12,7 @@ import functools
 import os
 import re
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -21,6 +21,7 @@ import dagster as dg
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from laaffic_pipeline.api.client import DEFAULT_BASE_URL, MAX_PAGE_SIZE
+from laaffic_pipeline.api.window import retention_floor
 from laaffic_pipeline.warehouse.marts import check_cost_currency
 
 ENV_PREFIX = "LAAFFIC_"
@@ -129,7 +130,11 @@ class PipelineSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     timezone: str = Field(default="UTC", description="IANA zone of the daily partitions (DST days: 23/25 h)")
-    start_date: date = Field(default=date(2026, 1, 1), description="first partition (YYYY-MM-DD)")
+    start_date: date | None = Field(
+        default=None,
+        description="first partition (YYYY-MM-DD); unset: the first whole day the API still keeps when the "
+        "definitions load, so a first backfill of every partition asks only for days it can get",
+    )
     schedule_cron: str = Field(
         default="0 2 * * *", description="when the nightly run starts, in the partitions' zone (cron)"
     )
@@ -196,7 +201,9 @@ class PipelineSettings(BaseModel):
 
     @field_validator("start_date")
     @classmethod
-    def _start_in_the_past(cls, start: date, info: ValidationInfo) -> date:
+    def _start_in_the_past(cls, start: date | None, info: ValidationInfo) -> date | None:
+        if start is None:
+            return None
         zone = info.data.get("timezone", "UTC")
         today = datetime.now(ZoneInfo(zone)).date()
         if start > today:
@@ -205,6 +212,20 @@ class PipelineSettings(BaseModel):
                 "use a past date: partitions start there"
             )
         return start
+
+    def first_day(self, now: datetime | None = None) -> date:
+        """The first partition: ``start_date``, or else the first local day that starts a day after the
+        API's retention floor (the floor moves on while a backfill waits in the queue)."""
+        if self.start_date is not None:
+            return self.start_date
+        zone = ZoneInfo(self.timezone)
+        floor = retention_floor(now or datetime.now(UTC)).astimezone(zone)
+        first = floor.date() + timedelta(days=1)
+        return (
+            first
+            if datetime.combine(first, time(0), zone) >= floor + timedelta(days=1)
+            else first + timedelta(days=1)
+        )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> PipelineSettings:

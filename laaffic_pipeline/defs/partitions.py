@@ -11,7 +11,7 @@ from laaffic_pipeline.api.window import QueryWindow
 from laaffic_pipeline.settings import load_settings
 
 daily_partitions = dg.DailyPartitionsDefinition(
-    start_date=load_settings().start_date.isoformat(), timezone=load_settings().timezone, fmt="%Y-%m-%d"
+    start_date=load_settings().first_day().isoformat(), timezone=load_settings().timezone, fmt="%Y-%m-%d"
 )
 
 
