@@ -104,7 +104,7 @@ def test_bad_credentials_fail_with_a_clear_message_and_no_secret(monkeypatch, tm
 
 
 def test_partition_outside_retention_is_refused_before_any_request(monkeypatch, tmp_path, simulator):
-    pipeline = make_pipeline(monkeypatch, tmp_path, simulator)
+    pipeline = make_pipeline(monkeypatch, tmp_path, simulator, start_date="2026-01-01")
     first_key = pipeline.defs.resolve_job_def("laaffic_daily").partitions_def.get_first_partition_key()
     simulator.reset_counters()
     result = pipeline.run(first_key, RAW_ONLY)
