@@ -20,6 +20,11 @@ from laaffic_pipeline.simulator import LaafficSimulator
 from laaffic_pipeline.warehouse.analytics import default_analytics_path
 from laaffic_pipeline.warehouse.exports import exports_dir
 from laaffic_pipeline.warehouse.query import connect_read_only
+from laaffic_pipeline.warehouse.tables import (
+    MARTS_DAILY_COSTS_BY_CURRENCY,
+    RAW_CALL_RECORD_PAGES,
+    RAW_CALL_RECORDS,
+)
 
 # Dagster's console logger prints every event at DEBUG; the demo prints its own summary instead.
 QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -94,7 +99,7 @@ def print_summary(
     """Rows landed per day, compared with the simulator's own records; returns days that differ."""
     mismatched = []
     with connect_read_only(settings.warehouse.duckdb_path) as conn:
-        print("\nRaw records landed (raw.call_records):", file=out)
+        print(f"\nRaw records landed ({RAW_CALL_RECORDS}):", file=out)
         print(f"  {'day':<10}  {'rows':>6}  {'pages':>5}  matches simulator", file=out)
         for key in keys:
             window = partitions_def.time_window_for_partition_key(key)
@@ -102,10 +107,11 @@ def print_summary(
                 window.start.isoformat(timespec="seconds"), window.end.isoformat(timespec="seconds")
             )
             rows = conn.execute(
-                "SELECT record FROM raw.call_records WHERE partition_date = ? ORDER BY page, position", [key]
+                f"SELECT record FROM {RAW_CALL_RECORDS} WHERE partition_date = ? ORDER BY page, position",
+                [key],
             ).fetchall()
             (pages,) = conn.execute(
-                "SELECT count(*) FROM raw.call_record_pages WHERE partition_date = ?", [key]
+                f"SELECT count(*) FROM {RAW_CALL_RECORD_PAGES} WHERE partition_date = ?", [key]
             ).fetchone()
             matches = [json.loads(row[0]) for row in rows] == expected
             if not matches:
@@ -119,10 +125,10 @@ def print_costs(conn: duckdb.DuckDBPyConnection, keys: list[str], out: TextIO) -
     """Per day and currency: calls, ASR and cost, from the dashboard view (money never mixed)."""
     rows = conn.execute(
         "SELECT call_date, currency, calls, answered_calls, asr, total_cost, expected_cost "
-        "FROM marts.daily_costs_by_currency WHERE call_date BETWEEN ? AND ? ORDER BY call_date, currency",
+        f"FROM {MARTS_DAILY_COSTS_BY_CURRENCY} WHERE call_date BETWEEN ? AND ? ORDER BY call_date, currency",
         [keys[0], keys[-1]],
     ).fetchall()
-    print("\nCost and ASR per day and currency (marts.daily_costs_by_currency):", file=out)
+    print(f"\nCost and ASR per day and currency ({MARTS_DAILY_COSTS_BY_CURRENCY}):", file=out)
     line = "  {:<10}  {:<3}  {:>6}  {:>8}  {:>6}  {:>14}  {:>14}"
     print(line.format("day", "cur", "calls", "answered", "ASR", "cost", "expected"), file=out)
     for day, currency, calls, answered, asr, cost, expected in rows:

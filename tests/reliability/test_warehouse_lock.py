@@ -53,6 +53,22 @@ def close(process: subprocess.Popen) -> None:
         process.wait(timeout=30)
 
 
+def close_when_waited_on(
+    pipeline, runs_before: int, analyst: subprocess.Popen, timeout_s: float = 120
+) -> None:
+    """Close the analyst's connection once the new run has logged a wait for the lock."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        runs = pipeline.instance.get_runs()
+        if len(runs) > runs_before and any(
+            "is locked by" in (entry.user_message or "")
+            for entry in pipeline.instance.all_logs(runs[0].run_id)
+        ):
+            break
+        time.sleep(0.05)
+    close(analyst)  # at the deadline too, so a run that never waited cannot hang the test
+
+
 def lock_warnings(pipeline, result) -> list[str]:
     return [
         entry.user_message
@@ -69,15 +85,15 @@ def test_the_write_waits_for_an_analysts_connection_and_lands_once_it_closes(
     assert pipeline.run(day, RAW_ONLY).success  # creates the file the analyst opens
 
     with analyst_holding(pipeline.duckdb_path) as analyst:
-        closer = threading.Timer(1.2, close, [analyst])
+        # The analyst closes when the run has logged that it waits for the lock: an event, not a delay.
+        runs_before = len(pipeline.instance.get_runs())
+        closer = threading.Thread(target=close_when_waited_on, args=(pipeline, runs_before, analyst))
         closer.start()
-        started = time.monotonic()
         result = pipeline.run(day, RAW_ONLY)
-        waited = time.monotonic() - started
         closer.join()
 
     assert result.success, pipeline.failure_message(result)
-    assert waited >= 1.2
+    assert analyst.returncode == 0  # closed by the closer, after the wait was logged
     warnings = lock_warnings(pipeline, result)
     assert warnings, "the wait for the lock was not logged"
     assert f"(PID {analyst.pid})" in warnings[0]
@@ -98,7 +114,7 @@ def test_the_write_gives_up_after_the_lock_timeout_and_keeps_the_stored_day(monk
         waited = time.monotonic() - started
 
     assert not result.success
-    assert 1.5 <= waited < 15
+    assert waited >= 1.5  # the lock timeout; the failure below says it gave up
     message = pipeline.failure_message(result)
     assert "stayed locked by" in message and f"(PID {analyst.pid})" in message
     assert "LAAFFIC_DUCKDB_LOCK_TIMEOUT_S" in message
