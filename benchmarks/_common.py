@@ -16,28 +16,35 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import duckdb
 import psutil
 
+from laaffic_pipeline.api.auth import Credentials
 from laaffic_pipeline.api.client import MAX_PAGE_SIZE, LaafficClient
-from laaffic_pipeline.api.models import PageLog
-from laaffic_pipeline.api.signing import Credentials
-from laaffic_pipeline.api.window import QueryWindow, day_window
+from laaffic_pipeline.api.models import CallRecordPage
+from laaffic_pipeline.api.window import QueryWindow
+from laaffic_pipeline.defs.resources import WarehouseResource
+from laaffic_pipeline.settings import ClientSettings, PipelineSettings, WarehouseSettings
+from laaffic_pipeline.simulator import LaafficSimulator
 from laaffic_pipeline.simulator.records import generate_day, parse_offset, to_api_record
-from laaffic_pipeline.warehouse.staging import NdjsonStagingFile
+from laaffic_pipeline.warehouse.staging import StagedNdjsonRead
 
 BENCH_API_KEY = "bench-key"
 MIB = 1024 * 1024
-# What the Dagster resource writes (see defs/resources.py), so files are created the same way.
-DUCKDB_CONFIG = {"storage_compatibility_version": "v1.0.0"}
-PARTITION_TIMEZONE = "UTC"
+# The settings' defaults, so a benchmark opens files, reads windows and judges reads as the
+# pipeline does out of the box; nothing of them is repeated here.
+CLIENT = ClientSettings()
+WAREHOUSE = WarehouseSettings()
+DUCKDB_CONFIG = WarehouseResource.from_settings(WAREHOUSE).connection_config
+PARTITION_TIMEZONE: str = PipelineSettings.model_fields["timezone"].default
 
 
 def yesterday_utc() -> date:
@@ -45,12 +52,26 @@ def yesterday_utc() -> date:
     return datetime.now(UTC).date() - timedelta(days=1)
 
 
+def last_days(count: int) -> list[date]:
+    """The ``count`` days up to yesterday, oldest first (a backfill of the API's latest days)."""
+    last = yesterday_utc()
+    return [last - timedelta(days=offset) for offset in range(count - 1, -1, -1)]
+
+
 def utc_day_window(day: date) -> QueryWindow:
-    return day_window(day, PARTITION_TIMEZONE)
+    """The partition's window with the default settings: the local day's two midnights."""
+    zone = ZoneInfo(PARTITION_TIMEZONE)
+    start = datetime.combine(day, datetime.min.time(), zone)
+    return QueryWindow(start, datetime.combine(day + timedelta(days=1), datetime.min.time(), zone))
 
 
 def connect_warehouse(path: Path) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(str(path), config=DUCKDB_CONFIG)
+
+
+def new_staged_read(folder: Path) -> Callable[[int], StagedNdjsonRead]:
+    """What the raw landing hands ``read_stable_window``: each read staged in ``folder``."""
+    return lambda number: StagedNdjsonRead(folder, number, WAREHOUSE.duckdb_memory_limit)
 
 
 # -- the simulator ---------------------------------------------------------------------------
@@ -64,6 +85,8 @@ class SimulatorProcess:
     base_url: str
     api_key: str
     api_secret: str = field(repr=False)
+    seed: int
+    records_per_day: int
 
     def cpu_seconds(self) -> float:
         times = psutil.Process(self.process.pid).cpu_times()
@@ -72,6 +95,12 @@ class SimulatorProcess:
     def client(self, concurrency: int = 8) -> LaafficClient:
         return LaafficClient(
             Credentials(self.api_key, self.api_secret), self.base_url, concurrency=concurrency
+        )
+
+    def truth(self) -> LaafficSimulator:
+        """The same simulator (seed, day size) in this process, unstarted: its records are the truth."""
+        return LaafficSimulator(
+            self.api_key, self.api_secret, seed=self.seed, records_per_day=self.records_per_day
         )
 
     def warm_up(self, window: QueryWindow) -> None:
@@ -114,7 +143,7 @@ def simulator_process(records_per_day: int, latency_ms: float, seed: int = 7) ->
         line = process.stdout.readline()  # "Laaffic simulator listening on http://HOST:PORT/v3/voice"
         if not line.startswith("Laaffic simulator listening on "):
             raise RuntimeError(f"the simulator did not start (said {line!r})")
-        yield SimulatorProcess(process, line.split()[-1], BENCH_API_KEY, secret)
+        yield SimulatorProcess(process, line.split()[-1], BENCH_API_KEY, secret, seed, records_per_day)
     finally:
         process.terminate()
         try:
@@ -195,31 +224,36 @@ RECORD_OFFSET = "+08:00"  # the simulator's default zone for record times
 
 
 def stage_generated_day(
-    path: Path, day: date, records: int, seed: int
-) -> tuple[list[PageLog], dict[str, float]]:
+    folder: Path, day: date, records: int, seed: int
+) -> tuple[StagedNdjsonRead, dict[str, float]]:
     """Generate a day with the simulator's generator, render each page as the API serves it and
-    stage it with ``NdjsonStagingFile``; returns the page logs and the seconds each step took."""
+    stage it as read 1 with ``StagedNdjsonRead``; returns the closed read and each step's seconds."""
     with Stopwatch() as generating:
         rows = generate_day(seed, day, records)
     zone = parse_offset(RECORD_OFFSET)
-    pages = -(-len(rows) // MAX_PAGE_SIZE)
+    pages = max(-(-len(rows) // MAX_PAGE_SIZE), 1)
     fetched_at = datetime.now(UTC)
-    logs = []
     render_s = write_s = 0.0
-    sink = NdjsonStagingFile(path)
+    staged = new_staged_read(folder)(1)
     for number in range(1, pages + 1):
         start = time.perf_counter()
         chunk = rows[(number - 1) * MAX_PAGE_SIZE : number * MAX_PAGE_SIZE]
-        page = [to_api_record(row, zone) for row in chunk]
+        page = CallRecordPage(
+            total=len(rows),
+            size=MAX_PAGE_SIZE,
+            current=number,
+            pages=pages,
+            search_count=True,
+            records=[to_api_record(row, zone) for row in chunk],
+        )
         middle = time.perf_counter()
-        sink.write_page(number, fetched_at, page)
+        staged.write_page(number, fetched_at, page)
         write_s += time.perf_counter() - middle
         render_s += middle - start
-        logs.append(PageLog(number, len(rows), pages, len(page), fetched_at))
     start = time.perf_counter()
-    sink.close()
+    staged.close()
     write_s += time.perf_counter() - start
-    return logs, {"generate_s": generating.seconds, "render_s": render_s, "staging_write_s": write_s}
+    return staged, {"generate_s": generating.seconds, "render_s": render_s, "staging_write_s": write_s}
 
 
 # -- the report ------------------------------------------------------------------------------

@@ -2,9 +2,10 @@
 
     .venv/bin/python benchmarks/bench_fetch.py
 
-The path measured is the raw asset's own: ``stage_stable_window`` (page 1, then the rest
-concurrently, into the NDJSON staging file), then ``replace_raw_partition`` into a fresh DuckDB
-file. The simulator answers every request after ``--latency-ms`` and runs in its own process.
+The path measured is the raw landing's own (``defs/laaffic/landing.py``): ``read_stable_window``
+(page 1, then the rest concurrently, each page into a ``StagedNdjsonRead`` as it arrives, the read
+judged in DuckDB), then ``replace_raw_partition`` into a fresh DuckDB file. The simulator answers
+every request after ``--latency-ms`` and runs in its own process.
 Target (issue): the landing takes at most 1.3x the network bound (pages x latency / concurrency)
 and is at least 5x faster than the same landing with concurrency 1.
 """
@@ -20,22 +21,22 @@ from datetime import date
 from pathlib import Path
 
 from _common import (
+    CLIENT,
     PeakRss,
     SimulatorProcess,
     Stopwatch,
     Target,
     connect_warehouse,
+    new_staged_read,
     report,
     simulator_process,
     utc_day_window,
     yesterday_utc,
 )
 
-from laaffic_pipeline.api.stable_read import StableRead
+from laaffic_pipeline.api.stable_read import StableRead, read_stable_window
 from laaffic_pipeline.api.window import QueryWindow
-from laaffic_pipeline.simulator import LaafficSimulator
 from laaffic_pipeline.warehouse.landing import replace_raw_partition
-from laaffic_pipeline.warehouse.staging import NdjsonStagingFile, stage_stable_window
 
 RATIO_TO_BOUND_TARGET = 1.3
 SPEEDUP_TARGET = 5.0
@@ -65,9 +66,9 @@ class LandingRun:
 async def stable_read(
     simulator: SimulatorProcess, window: QueryWindow, concurrency: int, staging: Path
 ) -> tuple[StableRead, int, int]:
-    """The asset's read (``stage_stable_window``), with the requests it took."""
+    """The raw landing's read (``read_stable_window`` into staged reads), with the requests it took."""
     async with simulator.client(concurrency) as client:
-        read = await stage_stable_window(client, window, staging)
+        read = await read_stable_window(client, window, new_staged_read(staging), max_reads=CLIENT.max_reads)
         return read, client.requests_sent, client.retries
 
 
@@ -79,11 +80,12 @@ def land_day(
     with PeakRss() as memory:
         with Stopwatch() as fetch:
             read, requests, retries = asyncio.run(stable_read(simulator, window, concurrency, staging))
-        sink = read.sink
-        assert isinstance(sink, NdjsonStagingFile)
         with Stopwatch() as load, connect_warehouse(database) as conn:
-            landed = replace_raw_partition(conn, day, sink.path, read.summary.pages, window, read.reads)
-    sink.discard()
+            landed = replace_raw_partition(
+                conn, day, read.staged, window.str_time, window.end_time, read.reads
+            )
+    summary = read.staged.page_summary()
+    read.staged.discard()
     return LandingRun(
         concurrency=concurrency,
         fetch_s=fetch.seconds,
@@ -92,8 +94,8 @@ def land_day(
         load_cpu_s=load.cpu_seconds,
         simulator_cpu_s=simulator.cpu_seconds() - simulator_cpu,
         peak_rss_mib=memory.peak_mib,
-        pages=len(read.summary.pages),
-        records=read.summary.records_received,
+        pages=summary["pages_fetched"],
+        records=summary["records_received"],
         requests=requests,
         retries=retries,
         reads=read.reads,
@@ -104,9 +106,7 @@ def land_day(
 def mismatches_with_simulator(simulator: SimulatorProcess, args: argparse.Namespace, database: Path) -> int:
     """Rows that differ from the simulator's own records for the day (0 = landed exactly)."""
     window = utc_day_window(args.day)
-    truth = LaafficSimulator(
-        simulator.api_key, simulator.api_secret, seed=args.seed, records_per_day=args.records
-    ).records_for_window(window.str_time, window.end_time)
+    truth = simulator.truth().records_for_window(window.str_time, window.end_time)
     with connect_warehouse(database) as conn:
         rows = conn.execute(
             "SELECT record FROM raw.call_records WHERE partition_date = ? ORDER BY page, position",

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_load.py
 
 Records come from the simulator's generator (``simulator.records.generate_day``), rendered exactly
-as the API serves them, and are staged page by page through ``NdjsonStagingFile`` (timed on its
+as the API serves them, and are staged page by page through ``StagedNdjsonRead`` (timed on its
 own). Then, each into a fresh DuckDB file: ``replace_raw_partition`` (the landing) and a plain
 ``CREATE TABLE AS SELECT * FROM read_json(...)`` of the same file (the reference).
 Targets (issue): the landing takes under 10 s and at most 3x the plain ``read_json``.
@@ -28,17 +28,18 @@ from _common import (
     yesterday_utc,
 )
 
-from laaffic_pipeline.api.models import PageLog
 from laaffic_pipeline.warehouse.landing import replace_raw_partition
+from laaffic_pipeline.warehouse.staging import StagedNdjsonRead
 
 LANDING_SECONDS_TARGET = 10.0
 RATIO_TO_READ_JSON_TARGET = 3.0
 
 
-def land(path: Path, database: Path, day: date, logs: list[PageLog]) -> tuple[float, PeakRss, int]:
+def land(staged: StagedNdjsonRead, database: Path, day: date) -> tuple[float, PeakRss, int]:
     """``replace_raw_partition`` into a fresh file: seconds (to a checkpoint), RSS and rows landed."""
+    window = utc_day_window(day)
     with connect_warehouse(database) as conn, PeakRss() as memory, Stopwatch() as watch:
-        landed = replace_raw_partition(conn, day, path, logs, utc_day_window(day), reads=1)
+        landed = replace_raw_partition(conn, day, staged, window.str_time, window.end_time, reads=1)
         conn.execute("CHECKPOINT")
     return watch.seconds, memory, landed.rows_after
 
@@ -65,26 +66,26 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-load-") as work:
         folder = Path(work)
-        staged = folder / "day.ndjson"
         print(f"Generating and staging {args.records:,} records for {day} ...", flush=True)
-        logs, staging = stage_generated_day(staged, day, args.records, args.seed)
-        size_mib = staged.stat().st_size / MIB
+        staged, staging = stage_generated_day(folder, day, args.records, args.seed)
+        size_mib = staged.records_path.stat().st_size / MIB
         print(f"  staged {size_mib:,.0f} MiB in {staging['staging_write_s']:.1f} s; landing ...", flush=True)
-        landing_s, landing_rss, rows = land(staged, folder / "landing.duckdb", day, logs)
+        landing_s, landing_rss, rows = land(staged, folder / "landing.duckdb", day)
         print(f"  landing {landing_s:.2f} s; plain read_json ...", flush=True)
-        plain_s, plain_rows = plain_read_json(staged, folder / "plain.duckdb")
+        plain_s, plain_rows = plain_read_json(staged.records_path, folder / "plain.duckdb")
         same_columns_s, _ = plain_read_json(
-            staged,
+            staged.records_path,
             folder / "plain_columns.duckdb",
             "{page: 'INTEGER', position: 'INTEGER', fetched_at: 'TIMESTAMPTZ', record: 'JSON'}",
         )
         database_mib = (folder / "landing.duckdb").stat().st_size / MIB
+        pages = staged.page_summary()["pages_fetched"]
 
     ratio = landing_s / plain_s
     figures = {
         "day": day,
         "records": args.records,
-        "pages": len(logs),
+        "pages": pages,
         "staged_file_mib": size_mib,
         "generate_s": staging["generate_s"],
         "render_s": staging["render_s"],
