@@ -84,7 +84,7 @@ class WarehouseSettings(dg.Config):
         default="v1.0.0", description="storage version written, readable by DuckDB 1.x tools"
     )
     duckdb_memory_limit: str = Field(
-        default="1GB",
+        default="256MB",
         description="DuckDB's memory cap while writing (its default is 80% of RAM); larger work spills",
     )
     duckdb_lock_timeout_s: float = Field(
@@ -275,7 +275,7 @@ def _explain(error: ValidationError, env: Mapping[str, str]) -> str:
         name = names[-1]
         raw = env.get(env_name(name), "").strip()
         why = problem["msg"].removeprefix("Value error, ")
-        if fields[name].annotation is date:
+        if date in (fields[name].annotation, *getattr(fields[name].annotation, "__args__", ())):
             why += "; use YYYY-MM-DD, e.g. 2026-01-01"
         lines.append(f"{env_name(name)}={raw!r} is not accepted: {why}{_accepted(fields[name])}")
     return "; ".join(lines)

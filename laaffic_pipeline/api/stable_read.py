@@ -6,6 +6,7 @@ compares them in DuckDB), so no record is held in Python memory here, however la
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -69,9 +70,11 @@ async def read_stable_window(
             await client.fetch_window(window, staged)
         finally:
             staged.close()
-        problems = staged.problems()
+        # Judging a read may take a while (the pipeline's reads are files compared in DuckDB): in a
+        # worker thread, so the other windows of a range keep fetching meanwhile.
+        problems = await asyncio.to_thread(staged.problems)
         history.append(problems)
-        if not problems or (previous is not None and staged.same_records(previous)):
+        if not problems or (previous is not None and await asyncio.to_thread(staged.same_records, previous)):
             return StableRead(staged, read, history)
         if read < max_reads:
             (log or logger).warning(

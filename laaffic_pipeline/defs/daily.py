@@ -7,6 +7,7 @@ check fails is landed but not built into the marts, the other days are, and the 
 it. The UI can also materialize a subset, e.g. the marts alone to restate stored days from raw.
 """
 
+import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -71,6 +72,7 @@ def laaffic_days(
     failed: dict[str, str] = {}
     retryable = True
 
+    started = time.monotonic()
     if RAW_CALL_RECORDS_KEY in selected:
         landing = land_days(
             context,
@@ -91,11 +93,19 @@ def laaffic_days(
             yield evaluation(page_count_result(landed.page_figures), key)
             yield evaluation(schema_drift_result(landed.drift), key)
         to_build = [key for key in keys if key in landing.landed]
+        context.log.info(
+            f"Fetched and landed {len(landing.landed)} day(s) in {time.monotonic() - started:.1f}s"
+        )
     else:
         to_build = keys
 
     if {CALL_FACTS_KEY, DAILY_COSTS_KEY} & selected and to_build:
+        started = time.monotonic()
         yield from build_marts(context, duckdb, to_build, failed)
+        context.log.info(
+            f"Built, exported and checked the marts of {len(to_build)} day(s) "
+            f"in {time.monotonic() - started:.1f}s"
+        )
 
     if failed:
         raise dg.Failure(
@@ -122,7 +132,9 @@ def build_marts(
                 good.append(date.fromisoformat(key))
         if not good:
             return
+        started = time.monotonic()
         built = rebuild_marts(conn, good, SETTINGS.cost_currency)
+        context.log.info(f"Rebuilt the marts of {len(good)} day(s) in {time.monotonic() - started:.1f}s")
         exports = exports_dir(duckdb.database)
         for day in good:
             key = day.isoformat()

@@ -1,4 +1,5 @@
--- Bulk-load the staged NDJSON of the accepted read. A record the API repeated across pages is
+-- Bulk-load the staged NDJSON of the accepted read (no ORDER BY: sorting whole records would cost
+-- memory; readers order by page, position). A record the API repeated across pages is
 -- kept once (its latest copy, by record_identity); every field of every record is kept as sent.
 INSERT INTO raw.call_records
 SELECT
@@ -16,5 +17,4 @@ FROM read_json(
 QUALIFY row_number() OVER (
     PARTITION BY record_identity(record)
     ORDER BY fetched_at DESC, page DESC, position DESC
-) = 1
-ORDER BY page, position;
+) = 1;
