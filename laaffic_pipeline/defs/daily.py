@@ -69,7 +69,8 @@ def laaffic_days(
 ) -> Iterator[dg.AssetMaterialization | dg.AssetCheckEvaluation]:
     keys = list(context.partition_keys)
     selected = context.selected_asset_keys
-    failed: dict[str, str] = {}
+    failed: dict[str, str] = {}  # days whose fetch or landing failed
+    kept_out: dict[str, str] = {}  # days landed but left out of the marts (failed page check)
     retryable = True
 
     started = time.monotonic()
@@ -101,25 +102,27 @@ def laaffic_days(
 
     if {CALL_FACTS_KEY, DAILY_COSTS_KEY} & selected and to_build:
         started = time.monotonic()
-        yield from build_marts(context, duckdb, to_build, failed)
+        yield from build_marts(context, duckdb, to_build, kept_out)
         context.log.info(
             f"Built, exported and checked the marts of {len(to_build)} day(s) "
             f"in {time.monotonic() - started:.1f}s"
         )
 
-    if failed:
+    if failed or kept_out:
+        everything = {**failed, **kept_out}
         raise dg.Failure(
-            f"{len(failed)} of {len(keys)} day(s) failed: "
-            + "; ".join(f"{key}: {message}" for key, message in sorted(failed.items())),
-            allow_retries=retryable and not any(PAGE_COUNT_CHECK in message for message in failed.values()),
+            f"{len(everything)} of {len(keys)} day(s) failed: "
+            + "; ".join(f"{key}: {message}" for key, message in sorted(everything.items())),
+            # A later try can fix a fetch; a failed page check is what the API sent.
+            allow_retries=retryable and bool(failed) and not kept_out,
         )
 
 
 def build_marts(
-    context: dg.AssetExecutionContext, duckdb: WarehouseResource, keys: list[str], failed: dict[str, str]
+    context: dg.AssetExecutionContext, duckdb: WarehouseResource, keys: list[str], kept_out: dict[str, str]
 ) -> Iterator[dg.AssetMaterialization | dg.AssetCheckEvaluation]:
     """Rebuild both marts for the days of ``keys`` whose raw passes the page-count rule, in one
-    transaction; then export, check and record each day. Days that fail it go into ``failed``."""
+    transaction; then export, check and record each day. Days that fail it go into ``kept_out``."""
     selected = context.selected_asset_keys
     with duckdb.get_connection() as conn:
         good = []
@@ -127,7 +130,9 @@ def build_marts(
             (figures,) = query_rows(conn, "page_count_consistency", {"partition_date": key})
             problems = page_count_problems(figures)
             if problems:
-                failed[key] = f"{PAGE_COUNT_CHECK} failed ({'; '.join(problems)}); its marts were not rebuilt"
+                kept_out[key] = (
+                    f"{PAGE_COUNT_CHECK} failed ({'; '.join(problems)}); its marts were not rebuilt"
+                )
             else:
                 good.append(date.fromisoformat(key))
         if not good:

@@ -58,10 +58,13 @@ class WarehouseResource(DuckDBResource):
     lock, logging who holds it, then raises ``WarehouseLockedError``; nothing is written meanwhile.
     """
 
-    lock_timeout_s: float = Field(default=300.0, ge=0, description="LAAFFIC_DUCKDB_LOCK_TIMEOUT_S")
+    settings: WarehouseSettings = Field(
+        default=WarehouseSettings(), description="The warehouse settings (LAAFFIC_DUCKDB_*): the lock wait."
+    )
 
     @classmethod
     def from_settings(cls, settings: WarehouseSettings) -> WarehouseResource:
+        """The resource for ``settings``: DuckDBResource's own fields are derived from them."""
         return cls(
             database=settings.duckdb_path,
             # Readable by the DuckDB 1.x tools analysts install (duckdb 2.x defaults to v2 storage).
@@ -69,7 +72,7 @@ class WarehouseResource(DuckDBResource):
                 "storage_compatibility_version": settings.duckdb_storage_version,
                 "memory_limit": settings.duckdb_memory_limit,
             },
-            lock_timeout_s=settings.duckdb_lock_timeout_s,
+            settings=settings,
         )
 
     @contextmanager
@@ -77,7 +80,7 @@ class WarehouseResource(DuckDBResource):
         conn = connect_waiting(
             self.database,
             read_only=False,
-            wait_s=self.lock_timeout_s,
+            wait_s=self.settings.duckdb_lock_timeout_s,
             initial_wait_s=0.5,
             config={"custom_user_agent": "dagster", **self.connection_config},
             log=self._log(),

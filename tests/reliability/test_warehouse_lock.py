@@ -2,7 +2,7 @@
 
 DuckDB lets one process at a time open a file for writing, and an analyst's read-only
 connection keeps writers out too. ``WarehouseResource`` waits with backoff, logging who holds
-the lock, and gives up after ``lock_timeout_s`` without touching the stored data.
+the lock, and gives up after ``LAAFFIC_DUCKDB_LOCK_TIMEOUT_S`` without touching the stored data.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import pytest
 from dagster_duckdb import DuckDBResource
 
 from laaffic_pipeline.defs.resources import WarehouseResource
+from laaffic_pipeline.settings import WarehouseSettings
 from laaffic_pipeline.warehouse.connection import WarehouseLockedError
 from tests.defs.pipeline import make_pipeline
 from tests.defs.test_raw_pipeline import RAW_ONLY, landed, truth
@@ -124,10 +125,8 @@ def test_the_write_gives_up_after_the_lock_timeout_and_keeps_the_stored_day(monk
 
 
 def test_the_resource_is_a_duckdb_resource_that_keeps_the_connection_config(tmp_path):
-    warehouse = WarehouseResource(
-        database=str(tmp_path / "w.duckdb"),
-        connection_config={"storage_compatibility_version": "v1.0.0"},
-        lock_timeout_s=0,
+    warehouse = WarehouseResource.from_settings(
+        WarehouseSettings(duckdb_path=str(tmp_path / "w.duckdb"), duckdb_lock_timeout_s=0)
     )
     assert isinstance(warehouse, DuckDBResource)
     with warehouse.get_connection() as conn:
@@ -145,7 +144,9 @@ def test_the_resource_is_a_duckdb_resource_that_keeps_the_connection_config(tmp_
 def test_other_connection_errors_are_not_waited_on(tmp_path):
     not_a_database = tmp_path / "notes.txt"
     not_a_database.write_text("not a DuckDB file")
-    warehouse = WarehouseResource(database=str(not_a_database), lock_timeout_s=60)
+    warehouse = WarehouseResource.from_settings(
+        WarehouseSettings(duckdb_path=str(not_a_database), duckdb_lock_timeout_s=60)
+    )
     started = time.monotonic()
     with pytest.raises(duckdb.Error), warehouse.get_connection():
         pass
