@@ -329,6 +329,34 @@ def window_rows(
     return rows
 
 
+def window_slice(
+    seed: int,
+    records_per_day: int,
+    start: datetime,
+    end: datetime,
+    late: Mapping[date, Sequence[CallRow]] | None,
+    first: int,
+    count: int,
+) -> tuple[int, list[CallRow]]:
+    """``window_rows(...)[first:first + count]`` and the window's length, without copying the
+    whole window: a page of a large day costs its own rows, not the day's."""
+    start_ts, end_ts = start.timestamp(), end.timestamp()
+    total = 0
+    rows: list[CallRow] = []
+    for day in utc_days(start, end):
+        base: Sequence[CallRow] = day_rows(seed, day, records_per_day)
+        low = bisect_left(base, start_ts, key=_SUBMIT)
+        high = bisect_left(base, end_ts, key=_SUBMIT)
+        extra = [row for row in (late or {}).get(day, ()) if start_ts <= row.submit < end_ts]
+        if extra:
+            base, low, high = sorted([*base[low:high], *extra], key=sort_key), 0, high - low + len(extra)
+        wanted_low, wanted_high = max(first - total, 0), min(first + count - total, high - low)
+        if wanted_low < wanted_high:
+            rows.extend(base[low + wanted_low : low + wanted_high])
+        total += high - low
+    return total, rows
+
+
 def _iso(ts: int | None, zone: timezone) -> str:
     return "" if ts is None else datetime.fromtimestamp(ts, zone).isoformat()
 

@@ -52,6 +52,7 @@ from laaffic_pipeline.simulator.records import (
     parse_offset,
     utc_days,
     window_rows,
+    window_slice,
 )
 from laaffic_pipeline.simulator.variants import render_record
 
@@ -494,13 +495,27 @@ class LaafficSimulator:
         return "0", _json_reply({"status": "0", "reason": "success", "data": data})
 
     def _page(self, query: Query, faults: FaultConfig) -> dict[str, Any]:
-        rows = self._rows(query.start, query.end, query.sip_group_name, query.phone_name)
-        total = len(rows)
         first = (query.current - 1) * query.size
-        page = rows[first : first + query.size]
+        before = 1 if first > 0 else 0  # the previous page's last row, for the duplicates fault
+        if query.sip_group_name or query.phone_name:
+            rows = self._rows(query.start, query.end, query.sip_group_name, query.phone_name)
+            total, window = len(rows), rows[first - before : first + query.size]
+        else:
+            with self._lock:
+                late = {day: tuple(rows) for day, rows in self._late.items()}
+            total, window = window_slice(
+                self.seed,
+                self.records_per_day,
+                query.start,
+                query.end,
+                late,
+                first - before,
+                query.size + before,
+            )
+        previous, page = window[:before], window[before:]
         records = [self._render(row, faults) for row in page]
-        if page and first > 0 and self._chance(faults.duplicate_rate):
-            records.insert(0, self._render(rows[first - 1], faults))
+        if page and previous and self._chance(faults.duplicate_rate):
+            records.insert(0, self._render(previous[0], faults))
         return {
             "total": max(0, total + faults.reported_total_delta(query.start)),
             "size": query.size,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
@@ -185,3 +185,21 @@ def test_late_rows_fall_inside_their_window_and_day():
     assert all(row is not None and start.timestamp() <= row.submit < end.timestamp() for row in rows)
     assert len({row.voice_id for row in rows}) == 20
     assert late_row(7, date(2026, 10, 24), 0, start.timestamp(), end.timestamp()) is None
+
+
+@pytest.mark.parametrize(
+    ("first", "count"), [(0, 100), (37, 100), (480, 100), (499, 5), (650, 100), (0, 2000)]
+)
+def test_a_window_slice_is_the_same_slice_of_the_whole_window(first, count):
+    from laaffic_pipeline.simulator.records import late_row, window_rows, window_slice
+
+    # Three UTC days' worth of a +05:30 window, with late arrivals on two of them.
+    zone = timezone(timedelta(hours=5, minutes=30))
+    start, end = datetime(2026, 3, 7, 12, tzinfo=zone), datetime(2026, 3, 9, 6, tzinfo=zone)
+    late = {
+        day: tuple(row for n in range(4) if (row := late_row(7, day, n, start.timestamp(), end.timestamp())))
+        for day in (date(2026, 3, 7), date(2026, 3, 8))
+    }
+    whole = window_rows(7, 300, start, end, late)
+    assert sum(len(rows) for rows in late.values()) > 0
+    assert window_slice(7, 300, start, end, late, first, count) == (len(whole), whole[first : first + count])
