@@ -150,14 +150,19 @@ def _report(days: int, output: str | None) -> int:
 def add_sql_command(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "sql",
-        help="run a query on the warehouse read-only and print the result",
-        description="Open the warehouse read-only (never creating it), run QUERY, close the "
-        "connection, then print the rows: the pipeline is kept waiting only while the query runs.",
+        help="run a query on the analysts' file (or the warehouse) read-only and print the result",
+        description="Open the analysts' file (views of the marts over the Parquet exports: it never "
+        "keeps the pipeline waiting) read-only, run QUERY and print the rows. With --warehouse, or "
+        "before the analysts' file exists, the pipeline's warehouse file instead (raw tables too): "
+        "it is closed before anything is printed, so the pipeline waits only while the query runs.",
     )
     parser.add_argument("query", help="the SQL to run; '-' reads it from standard input")
     parser.add_argument("--format", choices=FORMATS, default="table")
+    parser.add_argument("--database", help="a DuckDB file to query instead")
     parser.add_argument(
-        "--database", help="warehouse file (default: $LAAFFIC_DUCKDB_PATH or data/laaffic.duckdb)"
+        "--warehouse",
+        action="store_true",
+        help="query the pipeline's warehouse file ($LAAFFIC_DUCKDB_PATH) instead of the analysts' file",
     )
     parser.add_argument(
         "--wait", type=float, default=10.0, help="seconds to wait while the pipeline is writing (default 10)"
@@ -167,10 +172,14 @@ def add_sql_command(commands: argparse._SubParsersAction) -> None:
 
 def run_sql_command(args: argparse.Namespace) -> int:
     from laaffic_pipeline.settings import PipelineSettings
+    from laaffic_pipeline.warehouse.analytics import default_analytics_path
     from laaffic_pipeline.warehouse.query import query_read_only
 
     query = sys.stdin.read() if args.query == "-" else args.query
-    database = args.database or PipelineSettings.from_env().warehouse.duckdb_path
+    warehouse = PipelineSettings.from_env().warehouse
+    analytics = Path(warehouse.analytics_path or default_analytics_path(warehouse.duckdb_path))
+    use_analytics = not args.warehouse and analytics.is_file()
+    database = args.database or (str(analytics) if use_analytics else warehouse.duckdb_path)
     try:
         result = query_read_only(database, query, wait_s=args.wait)
     except WarehouseQueryError as error:

@@ -50,3 +50,13 @@ def test_a_failure_exits_1_with_the_reason(tmp_path, capsys):
     assert main(["sql", "SELECT 1", "--database", str(tmp_path / "missing.duckdb")]) == 1
     assert "no warehouse at" in capsys.readouterr().err
     assert not (tmp_path / "missing.duckdb").exists()
+
+
+def test_the_analysts_file_is_queried_when_it_exists_and_the_warehouse_on_request(warehouse, capsys):
+    analytics = warehouse.parent / "analytics.duckdb"
+    with duckdb.connect(str(analytics), config={"storage_compatibility_version": "v1.0.0"}) as conn:
+        conn.execute("CREATE SCHEMA marts; CREATE VIEW marts.t AS SELECT 'EUR' AS currency")
+    assert main(["sql", "--format", "csv", "SELECT currency FROM marts.t"]) == 0
+    assert capsys.readouterr().out == "currency\nEUR\n"
+    assert main(["sql", "--warehouse", "--format", "csv", "SELECT currency FROM marts.t"]) == 0
+    assert capsys.readouterr().out == "currency\nUSD\n"
