@@ -3,8 +3,9 @@
 Each sensor asks for the ``alerts`` resource (``AlertResource``) and is RUNNING by default only
 when a channel is configured (``enabled``); otherwise it is STOPPED, still listed in the UI.
 They use Dagster's own sensor machinery and cursors: run failures through ``@run_failure_sensor``,
-check results through the event log's ``ASSET_CHECK_EVALUATION`` records after the cursor's
-storage id, lateness with the same rule Dagster's cron ``FreshnessPolicy`` evaluator applies.
+check results per ended run (run status changes after the cursor's storage id, then each run's
+``ASSET_CHECK_EVALUATION`` events), lateness with the rule Dagster's cron ``FreshnessPolicy``
+evaluator applies.
 Only public Dagster APIs: the run tags are written out below, cron ticks come from a
 ``TimeWindowPartitionsDefinition`` on the deadline cron.
 """
@@ -25,9 +26,9 @@ from dagster import (
     DailyPartitionsDefinition,
     DefaultSensorStatus,
     EventLogEntry,
-    EventRecordsFilter,
     FreshnessPolicy,
     RunFailureSensorContext,
+    RunStatusChangeRecordsFilter,
     SensorDefinition,
     SensorEvaluationContext,
     SkipReason,
@@ -43,7 +44,9 @@ from laaffic_pipeline.alerts.resource import AlertResource
 RUN_FAILURE_SENSOR_NAME = "laaffic_run_failure_alert"
 CHECK_FAILURE_SENSOR_NAME = "laaffic_check_failure_alert"
 LATE_DATA_SENSOR_NAME = "laaffic_late_marts_alert"
-MAX_CHECK_EVENTS_PER_TICK = 1000
+MAX_RUNS_PER_TICK = 100
+# A run's check results are read once it has ended, whichever way it ended.
+RUN_ENDED_EVENTS = (DagsterEventType.RUN_SUCCESS, DagsterEventType.RUN_FAILURE, DagsterEventType.RUN_CANCELED)
 
 # The run tags Dagster sets: one partition, or the first and last of a ranged run (a backfill).
 PARTITION_TAG = "dagster/partition"
@@ -177,10 +180,14 @@ def build_check_failure_alert_sensor(
     name: str = CHECK_FAILURE_SENSOR_NAME,
     minimum_interval_seconds: int = 60,
 ) -> SensorDefinition:
-    """Alert on failed asset checks (WARN and ERROR) of ``asset_keys`` (None: every asset).
+    """Alert on failed asset checks (WARN and ERROR) of ``asset_keys`` (None: every asset), once per
+    run, when the run has ended.
 
-    The cursor is the event log storage id of the last check evaluation seen; the first tick only
-    records where the log ends, so turning the sensor on never replays old failures.
+    The cursor is the storage id of the last run-ended event (success, failure, cancel) seen: run
+    status changes have ids in one sequence on every instance storage (SQLite mirrors them in its
+    index shard), whereas check evaluations on the default SQLite storage are kept per run, where
+    a storage id is no cursor at all. The first tick only records where the log ends, so turning
+    the sensor on never replays old failures.
     """
     watched = set(asset_keys) if asset_keys is not None else None
 
@@ -191,39 +198,54 @@ def build_check_failure_alert_sensor(
         description="Sends an alert (webhook / e-mail) for each run's failed asset checks, WARN included.",
     )
     def check_failure_alert_sensor(context: SensorEvaluationContext, alerts: AlertResource):
-        storage = context.instance.event_log_storage
+        instance = context.instance
         if context.cursor is None:
-            latest = storage.get_event_records(
-                EventRecordsFilter(event_type=DagsterEventType.ASSET_CHECK_EVALUATION), limit=1
-            )
-            context.update_cursor(str(latest[0].storage_id if latest else 0))
+            latest = [
+                record.storage_id
+                for event_type in RUN_ENDED_EVENTS
+                for record in instance.fetch_run_status_changes(event_type, limit=1).records
+            ]
+            context.update_cursor(str(max(latest, default=0)))
             return SkipReason("started watching asset check results from now on")
-        records = storage.get_event_records(
-            EventRecordsFilter(
-                event_type=DagsterEventType.ASSET_CHECK_EVALUATION, after_cursor=int(context.cursor)
+        after = int(context.cursor)
+        ended = sorted(
+            (
+                record
+                for event_type in RUN_ENDED_EVENTS
+                for record in instance.fetch_run_status_changes(
+                    RunStatusChangeRecordsFilter(event_type, after_storage_id=after),
+                    limit=MAX_RUNS_PER_TICK,
+                    ascending=True,
+                ).records
             ),
-            limit=MAX_CHECK_EVENTS_PER_TICK,
-            ascending=True,
-        )
-        if not records:
-            return SkipReason("no new asset check results")
+            key=lambda record: record.storage_id,
+        )[:MAX_RUNS_PER_TICK]  # the rest, with higher ids, next tick
+        if not ended:
+            return SkipReason("no run has ended")
         entries = [
-            record.event_log_entry
-            for record in records
-            if watched is None
-            or record.event_log_entry.dagster_event.asset_check_evaluation_data.asset_key in watched  # type: ignore[union-attr]
+            entry
+            for record in ended
+            for entry in instance.all_logs(
+                record.event_log_entry.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION
+            )
         ]
-        job_by_run = {}
-        for run_id in {entry.run_id for entry in entries}:
-            run = context.instance.get_run_by_id(run_id)
-            if run is not None:
-                job_by_run[run_id] = run.job_name
+        if watched is not None:
+            entries = [
+                entry
+                for entry in entries
+                if entry.dagster_event.asset_check_evaluation_data.asset_key in watched  # type: ignore[union-attr]
+            ]
+        job_by_run = {
+            record.event_log_entry.run_id: record.event_log_entry.job_name
+            for record in ended
+            if record.event_log_entry.job_name
+        }
         alerts_to_send = check_failure_alerts(entries, job_by_run, alerts.ui_url)
         for alert in alerts_to_send:
             alerts.send(alert, context.log)
-        context.update_cursor(str(records[-1].storage_id))
+        context.update_cursor(str(ended[-1].storage_id))
         if not alerts_to_send:
-            return SkipReason(f"{len(records)} new check results, none failed")
+            return SkipReason(f"{len(ended)} runs ended, no failed checks")
         return None
 
     return check_failure_alert_sensor

@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from email import message_from_bytes
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -88,8 +89,8 @@ def webhook() -> Iterator[WebhookReceiver]:
         yield receiver
 
 
-@pytest.fixture
-def smtp_inbox() -> Iterator[tuple[Inbox, int]]:
+@contextmanager
+def smtp_server() -> Iterator[tuple[Inbox, int]]:
     """An SMTP server on 127.0.0.1 (no TLS, no login): its inbox and port."""
     inbox = Inbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
@@ -98,3 +99,10 @@ def smtp_inbox() -> Iterator[tuple[Inbox, int]]:
         yield inbox, controller.port
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def smtp_inbox() -> Iterator[tuple[Inbox, int]]:
+    """An SMTP server on 127.0.0.1 (no TLS, no login): its inbox and port."""
+    with smtp_server() as server:
+        yield server

@@ -198,11 +198,16 @@ def test_only_a_cron_freshness_policy_has_a_deadline():
         CronDeadline.of(FreshnessPolicy.time_window(fail_window=timedelta(hours=24)))
 
 
+@pytest.mark.parametrize("storage", ["in memory", "sqlite"])
 def test_failed_checks_of_a_run_make_one_alert_and_passing_runs_none(
-    monkeypatch, tmp_path, make_simulator, webhook, smtp_inbox
+    monkeypatch, tmp_path, make_simulator, webhook, smtp_inbox, storage
 ):
     simulator = make_simulator(records_per_day=300)
     pipeline = make_pipeline(monkeypatch, tmp_path, simulator)
+    if storage == "sqlite":  # the repo's dagster.yaml: SQLite files, an event log sharded per run
+        (tmp_path / "dagster_home").mkdir()
+        pipeline.instance = DagsterInstance.local_temp(str(tmp_path / "dagster_home"))
+        assert pipeline.instance.event_log_storage.is_run_sharded
     alerts = alert_resource(webhook, smtp_inbox, "test-secret-never-logged")
     sensor_def = build_check_failure_alert_sensor(enabled=True)
     cursor = tick(sensor_def, pipeline.instance, alerts).cursor

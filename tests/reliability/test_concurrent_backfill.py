@@ -10,14 +10,8 @@ and every day must land exactly.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import signal
-import subprocess
-import sys
 import time
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import duckdb
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
@@ -25,9 +19,8 @@ from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFil
 from laaffic_pipeline.defs.jobs import DAILY_JOB_NAME
 from laaffic_pipeline.simulator import FaultConfig
 from tests.conftest import TEST_API_KEY, TEST_API_SECRET
+from tests.daemon import dagster_home, isolated_env, queue_backfill, start_daemon, stop
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 PARTITIONS = 6
 LOOKBACK_DAYS = 2
 TIMEOUT_S = 240
@@ -43,17 +36,6 @@ def most_at_once(intervals: list[tuple[float, float]]) -> int:
         open_now += step
         peak = max(peak, open_now)
     return peak
-
-
-def stop(process: subprocess.Popen) -> None:
-    """Stop the daemon and what it started (its own process group), politely first."""
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=30)
 
 
 def step_interval(instance: DagsterInstance, run_id: str) -> tuple[float, float]:
@@ -80,50 +62,28 @@ def test_a_backfill_and_the_nightly_schedule_never_work_on_the_same_days_at_once
     monkeypatch, tmp_path, make_simulator
 ):
     simulator = make_simulator(records_per_day=600, faults=FaultConfig(latency_ms=50))
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    home = dagster_home(tmp_path)
     warehouse = tmp_path / "data" / "laaffic.duckdb"
-    env = {
-        **{
-            name: value for name, value in os.environ.items() if not name.startswith(("LAAFFIC_", "DAGSTER_"))
+    env = isolated_env(
+        home,
+        {
+            "LAAFFIC_API_KEY": TEST_API_KEY,
+            "LAAFFIC_API_SECRET": TEST_API_SECRET,
+            "LAAFFIC_BASE_URL": simulator.base_url,
+            "LAAFFIC_DUCKDB_PATH": str(warehouse),
+            "LAAFFIC_PAGE_SIZE": "50",
+            "LAAFFIC_CONCURRENCY": "2",
+            "LAAFFIC_STEP_RETRIES": "0",  # a lock error must not be hidden by a step retry
+            "LAAFFIC_SCHEDULE_CRON": "* * * * *",  # due within the minute: the daemon ticks it
+            "LAAFFIC_LOOKBACK_DAYS": str(LOOKBACK_DAYS),
         },
-        "DAGSTER_HOME": str(home),
-        "LAAFFIC_API_KEY": TEST_API_KEY,
-        "LAAFFIC_API_SECRET": TEST_API_SECRET,
-        "LAAFFIC_BASE_URL": simulator.base_url,
-        "LAAFFIC_DUCKDB_PATH": str(warehouse),
-        "LAAFFIC_PAGE_SIZE": "50",
-        "LAAFFIC_CONCURRENCY": "2",
-        "LAAFFIC_STEP_RETRIES": "0",  # a lock error must not be hidden by a step retry
-        "LAAFFIC_SCHEDULE_CRON": "* * * * *",  # due within the minute: the daemon ticks it
-        "LAAFFIC_LOOKBACK_DAYS": str(LOOKBACK_DAYS),
-    }
+    )
     yesterday = datetime.now(UTC).date() - timedelta(days=1)
     keys = [(yesterday - timedelta(days=n)).isoformat() for n in range(PARTITIONS - 1, -1, -1)]
 
     # Queue the backfill first (the CLI creates the instance's SQLite storage), then start the daemon.
-    queued = subprocess.run(
-        [
-            *(BIN / "dagster", "job", "backfill", "-j", DAILY_JOB_NAME),
-            *("--partitions", ",".join(keys), "-w", "workspace.yaml", "--noprompt"),
-        ],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert queued.returncode == 0, queued.stderr[-3000:]
-    with open(tmp_path / "daemon.log", "w") as daemon_log:
-        daemon = subprocess.Popen(
-            [BIN / "dagster-daemon", "run", "-w", "workspace.yaml"],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=daemon_log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    queue_backfill(env, keys)
+    daemon = start_daemon(env, tmp_path / "daemon.log")
     try:
         monkeypatch.setenv("DAGSTER_HOME", str(home))
         with DagsterInstance.get() as instance:
