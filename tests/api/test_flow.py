@@ -56,3 +56,19 @@ def test_a_429_holds_every_new_request_back_for_its_retry_after():
             return time.monotonic() - started
 
     assert asyncio.run(run()) >= 0.2  # a lower bound: it waited at least Retry-After
+
+
+def test_queued_requests_are_served_in_the_order_they_asked_even_thousands_of_them():
+    flow = AdaptiveConcurrency(2)
+    served: list[int] = []
+
+    async def request(number: int) -> None:
+        async with flow.slot():
+            served.append(number)
+            await asyncio.sleep(0)
+
+    async def run() -> None:
+        await asyncio.gather(*(request(n) for n in range(5000)))
+
+    asyncio.run(run())
+    assert served == list(range(5000))
