@@ -108,6 +108,16 @@ def test_a_refetch_with_fewer_records_is_refused_unless_allowed(conn, tmp_path):
     assert [row[0] for row in stored(conn, DAY)] == ["a"]
 
 
+def test_a_refetch_one_record_short_is_refused_and_one_as_large_is_accepted(conn, tmp_path):
+    land(conn, tmp_path, DAY, [[{"voiceId": "a"}, {"voiceId": "b"}, {"voiceId": "c"}]])
+    with pytest.raises(PartitionShrinkError, match="would lose 1 rows"):
+        land(conn, tmp_path, DAY, [[{"voiceId": "a"}, {"voiceId": "b"}]])
+    assert [row[0] for row in stored(conn, DAY)] == ["a", "b", "c"]
+    result = land(conn, tmp_path, DAY, [[{"voiceId": "a"}, {"voiceId": "b"}, {"voiceId": "d"}]])
+    assert (result.rows_before, result.rows_after) == (3, 3)
+    assert [row[0] for row in stored(conn, DAY)] == ["a", "b", "d"]
+
+
 def test_values_the_fast_encoder_refuses_are_still_staged_exactly(conn, tmp_path):
     record = {"voiceId": "big", "callDuration": 2**70, "phoneName": "電話"}
     land(conn, tmp_path, DAY, [[record]])
