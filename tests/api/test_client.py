@@ -1,6 +1,7 @@
 import asyncio
 import email.utils
 import json
+import time
 from datetime import UTC, datetime, timedelta, timezone
 
 import httpx
@@ -108,6 +109,28 @@ def test_every_status_maps_to_a_typed_error_naming_status_reason_and_advice(code
     assert advice in message
     assert SECRET not in message
     assert caught.value.status == code
+
+
+@pytest.mark.parametrize(
+    ("code", "requests", "retryable"),
+    [
+        ("-1", 1, False),
+        ("-2", 1, False),
+        ("-16", 2, True),  # re-signed once; a later try (Dagster's step retry) may still succeed
+        ("-18", FAST_RETRY["retry_attempts"], True),
+        ("-22", 1, False),
+        ("-25", 1, False),
+    ],
+)
+def test_every_status_is_retried_as_documented_and_says_whether_a_later_try_can_help(
+    code, requests, retryable
+):
+    # `retryable` is what the Dagster step reads to decide whether re-running the day can help.
+    api = FakeApi([], script={n: status(code, "every time") for n in range(1, 10)})
+    with pytest.raises(errors.LaafficApiError) as caught:
+        run(fetch_page(api))
+    assert len(api.requests) == requests
+    assert caught.value.retryable is retryable
 
 
 def test_non_retryable_status_fails_at_once():
@@ -248,6 +271,48 @@ def test_expired_timestamp_is_retried_once_with_a_fresh_signature():
     with pytest.raises(errors.TimestampExpiredError):
         run(fetch_page(api))
     assert len(api.requests) == 2
+
+
+def test_a_429_holds_the_next_request_back_for_the_retry_after_the_server_sent():
+    # 1.5 s: longer than the client's 1 s default for a 429 without Retry-After, so a client that
+    # ignored the header and waited its default would come back too early.
+    arrived: list[float] = []
+    throttle = lambda r, b: httpx.Response(429, headers={"Retry-After": "1.5"}, text="slow down")  # noqa: E731
+
+    def note_arrival(request, body):
+        arrived.append(time.monotonic())
+
+    api = FakeApi(
+        make_records(3), script={1: lambda r, b: note_arrival(r, b) or throttle(r, b), 2: note_arrival}
+    )
+    assert len(run(fetch_page(api, retry_attempts=1)).records) == 3
+    assert len(api.requests) == 2
+    assert arrived[1] - arrived[0] >= 1.5
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        lambda r, b: httpx.Response(503, text="busy"),
+        lambda r, b: httpx.Response(429, headers={"Retry-After": "0.01"}, text="slow down"),
+    ],
+    ids=["5xx", "429"],
+)
+def test_a_page_that_keeps_failing_gives_up_at_the_retry_deadline(fault):
+    # Attempts alone would allow 500 tries (a 429 uses none at all), each after >= 10 ms: >= 5 s.
+    # The 0.2 s deadline must end it long before, with the last error; the 501st try would succeed.
+    api = FakeApi(make_records(1), script=dict.fromkeys(range(1, 501), fault))
+    with pytest.raises(errors.LaafficHttpError):
+        run(
+            fetch_page(
+                api,
+                retry_attempts=1000,
+                retry_initial_wait_s=0.01,
+                retry_max_wait_s=0.01,
+                retry_deadline_s=0.2,
+            )
+        )
+    assert len(api.requests) < 500
 
 
 def test_client_repr_hides_the_secret():

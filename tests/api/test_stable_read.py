@@ -102,6 +102,25 @@ def test_reads_with_the_same_total_but_other_records_do_not_agree(tmp_path):
     assert staged_records(result.staged) == second
 
 
+def test_reads_with_the_same_records_but_another_reported_total_do_not_agree(tmp_path):
+    # The same 12 records every time, but the total the API reports moves from 13 to 14: reads 1
+    # and 2 disagree on the total, so only read 3 (again 14) confirms read 2.
+    records = make_records(12)
+    reported_totals = [13, 13, 14]  # per request, two requests (pages) per read; the last from then on
+    requests = []
+
+    def api(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        requests.append(body)
+        total = reported_totals[min(len(requests), len(reported_totals)) - 1]
+        return page_response(records, body["current"], body["size"], total)
+
+    result = read(api, tmp_path)
+    assert result.reads == 3
+    assert len(requests) == 6
+    assert result.staged.figures()["reported_total"] == 14
+
+
 def test_never_agreeing_reads_raise_with_the_figures(tmp_path):
     views = [make_records(n) for n in range(30, 60)]
     with pytest.raises(UnstableWindowError, match="did not hold still over 3 reads.*Nothing was stored"):

@@ -112,6 +112,20 @@ def test_a_single_day_failing_its_page_check_never_reaches_the_marts(monkeypatch
     assert ("call_facts",) not in marts or fact_days(pipeline) == {}
 
 
+def test_a_failed_page_check_is_not_retried_by_the_step_retry_policy(monkeypatch, tmp_path, make_simulator):
+    # The API's own figures are off (two reads agreed on them): re-running the step cannot help.
+    simulator = make_simulator(records_per_day=50, faults=FaultConfig(total_delta=5))
+    pipeline = make_pipeline(monkeypatch, tmp_path, simulator, step_retries=2, step_retry_delay_s=0)
+    day = pipeline.last_partition
+
+    result = pipeline.run(day)
+
+    assert not result.success
+    assert "page_count_consistency failed" in pipeline.failure_message(result)
+    assert "STEP_UP_FOR_RETRY" not in [event.event_type_value for event in result.all_events]
+    assert pipeline.materializations(result, FACTS) == {}
+
+
 def test_a_range_reaching_past_retention_is_refused_once_before_any_request(monkeypatch, tmp_path, simulator):
     pipeline = make_pipeline(monkeypatch, tmp_path, simulator, start_date="2026-01-01")
     keys = pipeline.partitions_def.get_partition_keys()

@@ -71,6 +71,17 @@ def test_a_record_repeated_across_pages_lands_once(conn, tmp_path):
     assert [(row[0], row[2]) for row in stored(conn, DAY)] == [("a", 1), ("b", 2), ("c", 2)]
 
 
+def test_a_record_updated_between_pages_lands_once_as_its_latest_copy(conn, tmp_path):
+    # Identity is the voice id, not the content: call "b" was re-sent with its final cost.
+    first = {"voiceId": "b", "cost": "0.10", "terminationCode": ""}
+    latest = {"voiceId": "b", "cost": "0.25", "terminationCode": "200"}
+    land(conn, tmp_path, DAY, [[{"voiceId": "a"}, first], [latest, {"voiceId": "c"}]])
+    assert [(row[0], row[2], row[3]) for row in stored(conn, DAY)] == [("a", 1, 0), ("b", 2, 0), ("c", 2, 1)]
+    assert conn.execute("SELECT record ->> 'cost' FROM raw.call_records WHERE voice_id = 'b'").fetchall() == [
+        ("0.25",)
+    ]
+
+
 def test_records_without_voice_id_are_kept(conn, tmp_path):
     land(conn, tmp_path, DAY, [[{"cost": "1"}, {"voiceId": ""}, {"cost": "2"}]])
     assert [row[0] for row in stored(conn, DAY)] == [None, None, None]
@@ -95,6 +106,16 @@ def test_a_refetch_with_fewer_records_is_refused_unless_allowed(conn, tmp_path):
     assert [row[0] for row in stored(conn, DAY)] == ["a", "b", "c"]
     land(conn, tmp_path, DAY, [[{"voiceId": "a"}]], allow_fewer_rows=True)
     assert [row[0] for row in stored(conn, DAY)] == ["a"]
+
+
+def test_a_refetch_one_record_short_is_refused_and_one_as_large_is_accepted(conn, tmp_path):
+    land(conn, tmp_path, DAY, [[{"voiceId": "a"}, {"voiceId": "b"}, {"voiceId": "c"}]])
+    with pytest.raises(PartitionShrinkError, match="would lose 1 rows"):
+        land(conn, tmp_path, DAY, [[{"voiceId": "a"}, {"voiceId": "b"}]])
+    assert [row[0] for row in stored(conn, DAY)] == ["a", "b", "c"]
+    result = land(conn, tmp_path, DAY, [[{"voiceId": "a"}, {"voiceId": "b"}, {"voiceId": "d"}]])
+    assert (result.rows_before, result.rows_after) == (3, 3)
+    assert [row[0] for row in stored(conn, DAY)] == ["a", "b", "d"]
 
 
 def test_values_the_fast_encoder_refuses_are_still_staged_exactly(conn, tmp_path):

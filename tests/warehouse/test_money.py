@@ -156,6 +156,17 @@ def test_settlement_fields_are_exact_decimals_when_sent(conn, tmp_path):
     assert types["quote_exchange"] == "DECIMAL(18,10)"
 
 
+def test_money_keeps_all_18_digits_from_the_sent_text_to_the_daily_total(conn, tmp_path):
+    # 18 significant digits: a binary float keeps ~16, so any detour through DOUBLE shows here.
+    land(conn, tmp_path, DAY, [[call("big", cost="987654321098.765432"), call("tiny", cost="0.000001")]])
+    rebuild_marts(conn, [DAY], "USD")
+    assert fact(conn, "big")["cost"] == Decimal("987654321098.765432")
+    assert fact(conn, "tiny")["cost"] == Decimal("0.000001")
+    assert conn.execute("SELECT total_cost FROM marts.daily_costs WHERE call_date = ?", [DAY]).fetchall() == [
+        (Decimal("987654321098.765433"),)
+    ]
+
+
 def expected_totals(setting: str) -> dict[tuple[date, str | None], Decimal]:
     """Per day and money currency, summed in Python over the records as the API sent them."""
     return {key: total for key, (_, total) in expected_by_currency(setting).items()}
