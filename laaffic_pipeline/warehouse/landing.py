@@ -49,7 +49,12 @@ def replace_raw_partition(
     try:
         rows_before = _count(conn, partition_date)
         run_sql(conn, "delete_raw_partition", day)
-        run_sql(conn, "insert_raw_records", {**day, "records_path": str(staged.records_path)})
+        figures = staged.figures()
+        distinct = (
+            figures["distinct_voice_ids"] + figures["records_without_voice_id"] == figures["records_landed"]
+        )
+        statement = "insert_distinct_raw_records" if distinct else "insert_raw_records"
+        run_sql(conn, statement, {**day, "records_path": str(staged.records_path)})
         run_sql(
             conn,
             "insert_raw_pages",

@@ -26,7 +26,7 @@ def pause_inside_the_write(marker: Path) -> None:
 
     def run_sql_then_pause(conn, name, params=None):
         run_sql(conn, name, params)
-        if name == "insert_raw_records":
+        if name in ("insert_raw_records", "insert_distinct_raw_records"):
             marker.touch()
             time.sleep(120)
 
