@@ -45,6 +45,10 @@ def replace_raw_partition(
     ensure_raw_tables(conn)
     run_sql(conn, "record_identity")
     day = {"partition_date": partition_date}
+    # One stream of JSON into one table: on one thread, in any order, DuckDB's buffers stay inside
+    # its memory limit (a 1M-record day at 256MB runs out of memory on two threads, at equal speed).
+    conn.execute("SET threads = 1")
+    conn.execute("SET preserve_insertion_order = false")
     conn.begin()
     try:
         rows_before = _count(conn, partition_date)
@@ -78,6 +82,9 @@ def replace_raw_partition(
     except BaseException:
         conn.rollback()
         raise
+    finally:
+        conn.execute("RESET threads")
+        conn.execute("RESET preserve_insertion_order")
     return LandedPartition(rows_before, rows_after)
 
 
