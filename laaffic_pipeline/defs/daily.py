@@ -9,10 +9,12 @@ it. The UI can also materialize a subset, e.g. the marts alone to restate stored
 
 import time
 from collections.abc import Iterator
+from collections.abc import Set as AbstractSet
 from datetime import date
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 from pydantic import Field
 
 from laaffic_pipeline.defs.laaffic.checks import page_count_result, schema_drift_result
@@ -32,11 +34,12 @@ from laaffic_pipeline.settings import load_settings
 from laaffic_pipeline.warehouse.analytics import default_analytics_path, ensure_analytics_file
 from laaffic_pipeline.warehouse.consistency import page_count_problems
 from laaffic_pipeline.warehouse.exports import export_partition, exports_dir
-from laaffic_pipeline.warehouse.marts import rebuild_marts
+from laaffic_pipeline.warehouse.marts import MartsRebuild, rebuild_marts
 from laaffic_pipeline.warehouse.sql import query_rows
 from laaffic_pipeline.warehouse.tables import MARTS_CALL_FACTS, MARTS_DAILY_COSTS
 
 SETTINGS = load_settings()
+MARTS_DAYS_PER_BUILD = 7
 
 
 class DaysConfig(dg.Config):
@@ -137,43 +140,58 @@ def build_marts(
                 good.append(date.fromisoformat(key))
         if not good:
             return
-        started = time.monotonic()
-        built = rebuild_marts(conn, good, SETTINGS.cost_currency)
-        context.log.info(f"Rebuilt the marts of {len(good)} day(s) in {time.monotonic() - started:.1f}s")
         exports = exports_dir(duckdb.database)
-        for day in good:
-            key = day.isoformat()
-            facts = dict(built.call_facts[day])
-            if CALL_FACTS_KEY in selected:
-                path = export_partition(conn, MARTS_CALL_FACTS, day, exports)
-                yield dg.AssetMaterialization(
-                    asset_key=CALL_FACTS_KEY,
-                    partition=key,
-                    metadata={
-                        "dagster/row_count": facts.pop("rows"),
-                        **facts,
-                        "cost_currency_rule": SETTINGS.cost_currency,
-                        "export_path": dg.MetadataValue.path(str(path.resolve())),
-                    },
-                )
-                for result in call_facts_results(conn, day, SETTINGS.max_flagged_share):
-                    yield evaluation(result, key)
-            if DAILY_COSTS_KEY in selected:
-                costs = built.daily_costs[day]
-                path = export_partition(conn, MARTS_DAILY_COSTS, day, exports)
-                yield dg.AssetMaterialization(
-                    asset_key=DAILY_COSTS_KEY,
-                    partition=key,
-                    metadata={
-                        "dagster/row_count": costs.rows,
-                        "by_currency": dg.MetadataValue.md(markdown_table(costs.by_currency)),
-                        "export_path": dg.MetadataValue.path(str(path.resolve())),
-                    },
-                )
-                for result in daily_costs_results(conn, day, SETTINGS.anomaly_band):
-                    yield evaluation(result, key)
+        # A week at a time: DuckDB's working set stays that of a week, whatever the range; each
+        # day is still rebuilt whole in one transaction.
+        for first in range(0, len(good), MARTS_DAYS_PER_BUILD):
+            week = good[first : first + MARTS_DAYS_PER_BUILD]
+            started = time.monotonic()
+            built = rebuild_marts(conn, week, SETTINGS.cost_currency)
+            context.log.info(f"Rebuilt the marts of {len(week)} day(s) in {time.monotonic() - started:.1f}s")
+            for day in week:
+                yield from record_day(conn, selected, day, built, exports)
     analytics = Path(SETTINGS.warehouse.analytics_path or default_analytics_path(duckdb.database))
     if ensure_analytics_file(
         duckdb.database, analytics, storage_version=SETTINGS.warehouse.duckdb_storage_version
     ):
         context.log.info(f"Wrote the analysts' file {analytics} (views over the Parquet exports)")
+
+
+def record_day(
+    conn: duckdb.DuckDBPyConnection,
+    selected: AbstractSet[dg.AssetKey],
+    day: date,
+    built: MartsRebuild,
+    exports: Path,
+) -> Iterator[dg.AssetMaterialization | dg.AssetCheckEvaluation]:
+    """Export one built day and record its materializations and check results."""
+    key = day.isoformat()
+    facts = dict(built.call_facts[day])
+    if CALL_FACTS_KEY in selected:
+        path = export_partition(conn, MARTS_CALL_FACTS, day, exports)
+        yield dg.AssetMaterialization(
+            asset_key=CALL_FACTS_KEY,
+            partition=key,
+            metadata={
+                "dagster/row_count": facts.pop("rows"),
+                **facts,
+                "cost_currency_rule": SETTINGS.cost_currency,
+                "export_path": dg.MetadataValue.path(str(path.resolve())),
+            },
+        )
+        for result in call_facts_results(conn, day, SETTINGS.max_flagged_share):
+            yield evaluation(result, key)
+    if DAILY_COSTS_KEY in selected:
+        costs = built.daily_costs[day]
+        path = export_partition(conn, MARTS_DAILY_COSTS, day, exports)
+        yield dg.AssetMaterialization(
+            asset_key=DAILY_COSTS_KEY,
+            partition=key,
+            metadata={
+                "dagster/row_count": costs.rows,
+                "by_currency": dg.MetadataValue.md(markdown_table(costs.by_currency)),
+                "export_path": dg.MetadataValue.path(str(path.resolve())),
+            },
+        )
+        for result in daily_costs_results(conn, day, SETTINGS.anomaly_band):
+            yield evaluation(result, key)

@@ -71,6 +71,8 @@ class WarehouseResource(DuckDBResource):
             connection_config={
                 "storage_compatibility_version": settings.duckdb_storage_version,
                 "memory_limit": settings.duckdb_memory_limit,
+                # Hand memory back to the system after each large step rather than keep it cached.
+                "allocator_flush_threshold": "32MB",
             },
             settings=settings,
         )

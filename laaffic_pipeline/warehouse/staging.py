@@ -10,7 +10,9 @@ over the same files, so memory stays flat however large the day.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -20,6 +22,8 @@ import orjson
 
 from laaffic_pipeline.warehouse.consistency import page_count_problems
 from laaffic_pipeline.warehouse.sql import query_rows, run_sql
+
+_ONE_JUDGE_AT_A_TIME = threading.Lock()
 
 
 class Page(Protocol):
@@ -117,10 +121,18 @@ class StagedNdjsonRead:
             "records_received": figures["records_received"],
         }
 
-    def _duckdb(self) -> duckdb.DuckDBPyConnection:
+    @contextmanager
+    def _duckdb(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """An in-memory DuckDB for judging reads; one at a time in this process, so several days
+        read at once never hold several memory limits' worth of DuckDB."""
+        with _ONE_JUDGE_AT_A_TIME, self._connect() as conn:
+            yield conn
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
         conn = duckdb.connect(
             config={
                 "memory_limit": self._memory_limit,
+                "allocator_flush_threshold": "32MB",
                 "temp_directory": str(self.records_path.parent / "duckdb-spill"),
             }
         )
