@@ -166,7 +166,7 @@ class DagsterSetup:
     env: dict[str, str] = field(repr=False)
 
     @classmethod
-    def create(cls, folder: Path, simulator: SimulatorProcess) -> DagsterSetup:
+    def create(cls, folder: Path, simulator: SimulatorProcess, first_day: str) -> DagsterSetup:
         home = folder / "dagster_home"
         home.mkdir(parents=True)
         shutil.copy(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
@@ -181,15 +181,15 @@ class DagsterSetup:
             "LAAFFIC_API_SECRET": simulator.api_secret,
             "LAAFFIC_BASE_URL": simulator.base_url,
             "LAAFFIC_DUCKDB_PATH": str(warehouse),
+            "LAAFFIC_START_DATE": first_day,  # the default starts a day inside retention
             "PYTHONWARNINGS": "ignore",  # Dagster's preview/beta warnings at every import
         }
         return cls(home, warehouse, env)
 
     def instance(self) -> Any:
         from dagster import DagsterInstance
-        from dagster._core.instance.ref import InstanceRef
 
-        return DagsterInstance.from_ref(InstanceRef.from_dir(str(self.home)))
+        return DagsterInstance.from_config(str(self.home))
 
     def run_command(self, *command: str | Path) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
@@ -338,10 +338,9 @@ def run_mode(
 ) -> dict[str, Any]:
     """One launch of ``keys`` the ``mode`` way in a fresh instance; its figures."""
     from dagster import DagsterRunStatus, RunsFilter
-    from dagster._core.execution.backfill import BulkActionStatus
 
     terminal = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
-    setup = DagsterSetup.create(folder / mode, simulator)
+    setup = DagsterSetup.create(folder / mode, simulator, keys[0])
     expected_runs = len(keys) if mode == "job-backfill" else 1
     with setup.instance() as instance:  # creates the SQLite storage before the daemon starts
         daemon = Daemon(setup, folder / f"{mode}-daemon.log") if mode != "dg-launch" else None
@@ -362,7 +361,7 @@ def run_mode(
                 records = runs()
                 if backfill_id is not None:
                     backfill = instance.get_backfill(backfill_id)
-                    return backfill is not None and backfill.status != BulkActionStatus.REQUESTED
+                    return backfill is not None and backfill.status.value != "REQUESTED"
                 return len(records) >= expected_runs and all(
                     r.dagster_run.status in terminal for r in records
                 )

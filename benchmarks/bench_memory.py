@@ -102,6 +102,7 @@ def measure(
             "LAAFFIC_API_SECRET": simulator.api_secret,
             "LAAFFIC_BASE_URL": simulator.base_url,
             "LAAFFIC_DUCKDB_PATH": str(database),
+            "LAAFFIC_START_DATE": days[0].isoformat(),  # the default starts a day inside retention
             "LAAFFIC_STEP_RETRIES": "0",
             **({"LAAFFIC_DUCKDB_MEMORY_LIMIT": memory_limit} if memory_limit else {}),
             "PYTHONWARNINGS": "ignore",  # Dagster's preview/beta warnings at import; not measured
