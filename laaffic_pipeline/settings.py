@@ -47,10 +47,11 @@ class ClientSettings(dg.Config):
     )
     timeout_s: float = Field(default=30.0, ge=0.1, le=600, description="per-request timeout")
     retry_attempts: int = Field(
-        default=6,
+        default=12,
         ge=1,
-        le=20,
-        description="tries per request on timeouts, resets, 5xx, status -18, non-JSON 200",
+        le=50,
+        description="errors a page may meet before it fails (timeouts, resets, 5xx, status -18, non-JSON "
+        "200); LAAFFIC_RETRY_DEADLINE_S bounds the time they take",
     )
     retry_initial_wait_s: float = Field(default=0.5, ge=0, le=60, description="first backoff between tries")
     retry_max_wait_s: float = Field(default=30.0, ge=0, le=600, description="longest backoff between tries")

@@ -44,7 +44,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
         ("LAAFFIC_PAGE_SIZE", "101", "accepted: 1 to 100"),
         ("LAAFFIC_PAGE_SIZE", "fifty", "accepted: 1 to 100"),
         ("LAAFFIC_CONCURRENCY", "0", "accepted: 1 to 64"),
-        ("LAAFFIC_RETRY_ATTEMPTS", "0", "accepted: 1 to 20"),
+        ("LAAFFIC_RETRY_ATTEMPTS", "0", "accepted: 1 to 50"),
         ("LAAFFIC_MAX_READS", "1", "accepted: 2 to 20"),
         ("LAAFFIC_REQUESTS_PER_SECOND", "-5", "accepted: more than 0 to 10000"),
         ("LAAFFIC_DUCKDB_LOCK_TIMEOUT_S", "-1", "accepted: 0 to 86400"),
