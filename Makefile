@@ -24,7 +24,7 @@ test: $(STAMP)  ## Lint, load the definitions as Dagster users do, then the whol
 	$(BIN)/ruff check laaffic_pipeline tests benchmarks scripts
 	$(BIN)/ruff format --check laaffic_pipeline tests benchmarks scripts
 	$(DG) check defs
-	$(BIN)/pytest
+	$(BIN)/pytest -n 3 --dist loadfile  # three test files at a time: most of the slow ones wait on daemons
 
 lint: $(STAMP)
 	$(BIN)/ruff check laaffic_pipeline tests benchmarks scripts

@@ -57,7 +57,7 @@ def test_a_warehouse_made_by_the_pipeline_answers_in_the_pinned_cli(monkeypatch,
     # ... and so does `laaffic-pipeline sql`, through its installed entry point.
     cli = Path(sys.executable).with_name("laaffic-pipeline")
     printed = subprocess.run(
-        [str(cli), "sql", "SELECT count(*) AS rows FROM raw.call_records", "--format", "csv"],
+        [str(cli), "sql", "--warehouse", "SELECT count(*) AS rows FROM raw.call_records", "--format", "csv"],
         capture_output=True,
         text=True,
         timeout=60,
