@@ -94,9 +94,14 @@ def laaffic_days(
                 partition=key,
                 metadata={**landed.metadata, **landing.requests},
             )
-            yield evaluation(page_count_result(landed.page_figures), key)
+            page_check = page_count_result(landed.page_figures)
+            yield evaluation(page_check, key)
             yield evaluation(schema_drift_result(landed.drift), key)
-        to_build = [key for key in keys if key in landing.landed]
+            if not page_check.passed:  # blocking: whether or not the marts are part of this run
+                kept_out[key] = (
+                    f"{PAGE_COUNT_CHECK} failed ({page_check.description}); its marts were not rebuilt"
+                )
+        to_build = [key for key in keys if key in landing.landed and key not in kept_out]
         context.log.info(
             f"Fetched and landed {len(landing.landed)} day(s) in {time.monotonic() - started:.1f}s"
         )

@@ -140,15 +140,16 @@ def land_days(
 
             await asyncio.gather(*(one(key) for key in keys))
             landing.requests = {
-                "requests_sent": client.requests_sent,
-                "request_retries": client.retries,
-                "requests_throttled": client.throttled,
+                # The run's, shared by its days (one client fetches them all).
+                "run_requests_sent": client.requests_sent,
+                "run_request_retries": client.retries,
+                "run_requests_throttled": client.throttled,
             }
 
     asyncio.run(fetch_all())
     context.log.info(
-        f"Landed {len(landing.landed)} of {len(keys)} day(s) with {landing.requests['requests_sent']} "
-        f"requests ({landing.requests['request_retries']} retried after an error, "
-        f"{landing.requests['requests_throttled']} after HTTP 429)"
+        f"Landed {len(landing.landed)} of {len(keys)} day(s) with {landing.requests['run_requests_sent']} "
+        f"requests ({landing.requests['run_request_retries']} retried after an error, "
+        f"{landing.requests['run_requests_throttled']} after HTTP 429)"
     )
     return landing
