@@ -43,7 +43,7 @@ def replace_raw_partition(
     API's retention the warehouse holds the only copy.
     """
     ensure_raw_tables(conn)
-    run_sql(conn, "record_identity")
+    run_sql(conn, "staged_read_macros")
     day = {"partition_date": partition_date}
     # One stream of JSON into one table: on one thread, in any order, DuckDB's buffers stay inside
     # its memory limit (a 1M-record day at 256MB runs out of memory on two threads, at equal speed).

@@ -136,5 +136,5 @@ class StagedNdjsonRead:
                 "temp_directory": str(self.records_path.parent / "duckdb-spill"),
             }
         )
-        run_sql(conn, "record_identity")
+        run_sql(conn, "staged_read_macros")
         return conn

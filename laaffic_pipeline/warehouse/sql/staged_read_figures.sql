@@ -11,8 +11,7 @@ WITH
         )
     ),
     records AS (
-        SELECT NULLIF(record ->> 'voiceId', '') AS voice_id, record_identity(record) AS identity
-        FROM read_json($records_path, format = 'newline_delimited', columns = {record: 'JSON'})
+        SELECT voice_id, record_identity(record) AS identity FROM staged_records($records_path)
     )
 SELECT
     (SELECT count(*) FROM pages) AS pages_fetched,
