@@ -23,7 +23,9 @@ import orjson
 from laaffic_pipeline.warehouse.consistency import page_count_problems
 from laaffic_pipeline.warehouse.sql import query_rows, run_sql
 
-_ONE_JUDGE_AT_A_TIME = threading.Lock()
+# DuckDB work on staged reads takes turns in this process: judging a read and landing one each
+# use up to a memory limit's worth, and several days of a range are read at once.
+ONE_DUCKDB_AT_A_TIME = threading.Lock()
 
 
 class Page(Protocol):
@@ -123,9 +125,10 @@ class StagedNdjsonRead:
 
     @contextmanager
     def _duckdb(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """An in-memory DuckDB for judging reads; one at a time in this process, so several days
-        read at once never hold several memory limits' worth of DuckDB."""
-        with _ONE_JUDGE_AT_A_TIME, self._connect() as conn:
+        """An in-memory DuckDB for judging reads, in turn with other DuckDB work on reads
+        (``ONE_DUCKDB_AT_A_TIME``), so several days read at once never hold several memory
+        limits' worth of DuckDB."""
+        with ONE_DUCKDB_AT_A_TIME, self._connect() as conn:
             yield conn
 
     def _connect(self) -> duckdb.DuckDBPyConnection:

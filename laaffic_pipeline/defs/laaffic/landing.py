@@ -25,7 +25,7 @@ from laaffic_pipeline.warehouse.connection import WarehouseLockedError
 from laaffic_pipeline.warehouse.landing import PartitionShrinkError, replace_raw_partition
 from laaffic_pipeline.warehouse.schema_drift import SchemaDrift, schema_drift
 from laaffic_pipeline.warehouse.sql import query_rows
-from laaffic_pipeline.warehouse.staging import StagedNdjsonRead
+from laaffic_pipeline.warehouse.staging import ONE_DUCKDB_AT_A_TIME, StagedNdjsonRead
 
 
 @dataclass
@@ -83,7 +83,8 @@ def land_days(
 
     def land(key: str, read: StableRead) -> LandedDay:
         window = windows[key]
-        with duckdb.get_connection() as conn:
+        read.staged.figures()  # judged already (cached): the turn below is the landing's alone
+        with ONE_DUCKDB_AT_A_TIME, duckdb.get_connection() as conn:
             landed = replace_raw_partition(
                 conn,
                 date.fromisoformat(key),
