@@ -20,7 +20,7 @@ from typing import Any
 
 import duckdb
 
-from laaffic_pipeline.warehouse.sql import load_sql
+from laaffic_pipeline.warehouse.sql import query_rows
 
 DEFAULT_BAND = 5.0  # LAAFFIC_ANOMALY_BAND: spreads from the median before a figure is flagged
 HISTORY_DAYS = 14
@@ -94,11 +94,7 @@ def flag(groups: list[dict[str, Any]], band: float) -> list[dict[str, Any]]:
 
 def cost_anomalies(conn: duckdb.DuckDBPyConnection, day: date, band: float = DEFAULT_BAND) -> CostAnomalies:
     """Judge ``day`` of ``marts.daily_costs`` against its trailing ``HISTORY_DAYS`` days."""
-    cursor = conn.execute(
-        load_sql("check_daily_costs_anomalies"), {"call_date": day, "history_days": HISTORY_DAYS}
-    )
-    names = [column[0] for column in cursor.description]
-    groups = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    groups = query_rows(conn, "check_daily_costs_anomalies", {"call_date": day, "history_days": HISTORY_DAYS})
     history_days = groups[0]["history_days"] if groups else 0
     flagged = flag(groups, band) if history_days >= MIN_HISTORY_DAYS else []
     return CostAnomalies(day, band, history_days, groups, flagged)

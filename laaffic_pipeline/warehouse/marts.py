@@ -19,7 +19,7 @@ import duckdb
 
 from laaffic_pipeline.warehouse.columns import live_table_columns, table_columns
 from laaffic_pipeline.warehouse.landing import ensure_raw_tables
-from laaffic_pipeline.warehouse.sql import load_sql, run_sql
+from laaffic_pipeline.warehouse.sql import query_rows, run_sql
 from laaffic_pipeline.warehouse.tables import (
     MARTS_CALL_FACTS,
     MARTS_DAILY_COSTS,
@@ -167,7 +167,7 @@ def figures_by_day(
     Every day of ``days`` is a key, in order, even one without rows.
     """
     grouped: dict[date, list[Figures]] = {day: [] for day in sorted(days)}
-    for row in _rows(conn, load_sql(name), {"days": list(grouped)}):
+    for row in query_rows(conn, name, {"days": list(grouped)}):
         grouped[row.pop("call_date")].append(row)
     return grouped
 
@@ -181,7 +181,7 @@ def query_one(conn: duckdb.DuckDBPyConnection, name: str, day: date) -> Figures:
 
 def query_all(conn: duckdb.DuckDBPyConnection, name: str, day: date) -> list[Figures]:
     """Every row of the one-statement ``sql/<name>.sql`` (taking ``$call_date``), as dicts."""
-    return _rows(conn, load_sql(name), {"call_date": day})
+    return query_rows(conn, name, {"call_date": day})
 
 
 def _replace(conn: duckdb.DuckDBPyConnection, table: str, days: list[date], cost_currency: str) -> None:
@@ -217,12 +217,6 @@ def _daily_costs_builds(conn: duckdb.DuckDBPyConnection, days: list[date]) -> di
     rows = _single_rows(figures_by_day(conn, "daily_costs_partition_figures", days))
     summaries = figures_by_day(conn, "daily_costs_currency_summary", days)
     return {day: DailyCostsBuild(rows=rows[day]["rows"], by_currency=summaries[day]) for day in days}
-
-
-def _rows(conn: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]) -> list[Figures]:
-    cursor = conn.execute(sql, params)
-    names = [column[0] for column in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 @contextmanager

@@ -13,7 +13,7 @@ from typing import Any
 
 import duckdb
 
-from laaffic_pipeline.warehouse.sql import load_sql
+from laaffic_pipeline.warehouse.sql import query_rows
 from laaffic_pipeline.warehouse.tables import RAW_CALL_RECORDS
 
 # Field -> documented JSON type ("Int" in the document is a JSON integer, "String" a JSON string).
@@ -83,14 +83,13 @@ def schema_drift(conn: duckdb.DuckDBPyConnection, day: date) -> SchemaDrift:
     row = conn.execute(
         f"SELECT count(*) FROM {RAW_CALL_RECORDS} WHERE partition_date = $d", {"d": day}
     ).fetchone()
-    cursor = conn.execute(
-        load_sql("check_raw_schema_drift"),
+    findings = query_rows(
+        conn,
+        "check_raw_schema_drift",
         {
             "call_date": day,
             "documented_keys": list(DOCUMENTED_FIELDS),
             "documented_types": list(DOCUMENTED_FIELDS.values()),
         },
     )
-    names = [column[0] for column in cursor.description]
-    findings = [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
     return SchemaDrift(records=int(row[0]) if row else 0, findings=findings)
