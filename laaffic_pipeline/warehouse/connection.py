@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import duckdb
@@ -26,11 +26,11 @@ class WarehouseLockedError(RuntimeError):
     """Another process kept the DuckDB file locked for longer than the caller would wait."""
 
 
-def is_lock_error(error: BaseException) -> bool:
+def _is_lock_error(error: BaseException) -> bool:
     return isinstance(error, duckdb.Error) and _LOCK_ERROR in str(error)
 
 
-def lock_holder(error: BaseException) -> str:
+def _lock_holder(error: BaseException) -> str:
     """``"<program> (PID n)"`` from DuckDB's lock error, or a generic phrase if it names nobody."""
     found = _LOCK_HOLDER.search(str(error))
     return found.group("holder") if found else "another process"
@@ -46,7 +46,6 @@ def connect_waiting(
     max_wait_s: float = 15.0,
     log: logging.Logger | Any = None,
     advice: str = "",
-    sleep: Callable[[float], None] = time.sleep,
 ) -> duckdb.DuckDBPyConnection:
     """``duckdb.connect``, retried while the file is locked, for up to ``wait_s`` seconds.
 
@@ -64,7 +63,7 @@ def connect_waiting(
         error = state.outcome.exception() if state.outcome else None
         pause = state.next_action.sleep if state.next_action else 0.0
         log.warning(
-            f"The warehouse {database} is locked by {lock_holder(error) if error else 'another process'}. "
+            f"The warehouse {database} is locked by {_lock_holder(error) if error else 'another process'}. "
             "DuckDB lets one process at a time open the file, and even a read-only connection blocks "
             "writers: ask whoever runs that process to close their connection to this file. "
             f"Waiting {pause:.1f}s (try {state.attempt_number}, waited "
@@ -75,18 +74,17 @@ def connect_waiting(
         for attempt in Retrying(
             stop=stop_after_delay(wait_s),
             wait=wait,
-            retry=retry_if_exception(is_lock_error),
+            retry=retry_if_exception(_is_lock_error),
             before_sleep=log_wait,
-            sleep=sleep,
             reraise=True,
         ):
             with attempt:
                 return duckdb.connect(database, read_only=read_only, config=dict(config or {}))
     except duckdb.Error as error:
-        if not is_lock_error(error):
+        if not _is_lock_error(error):
             raise
         raise WarehouseLockedError(
-            f"The warehouse {database} stayed locked by {lock_holder(error)} for "
+            f"The warehouse {database} stayed locked by {_lock_holder(error)} for "
             f"{time.monotonic() - started:.1f}s (limit {wait_s:g}s): {error}. {advice}".strip()
         ) from None
     raise AssertionError("unreachable: tenacity re-raises the last error")
