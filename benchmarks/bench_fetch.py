@@ -69,7 +69,7 @@ async def stable_read(
     """The raw landing's read (``read_stable_window`` into staged reads), with the requests it took."""
     async with simulator.client(concurrency) as client:
         read = await read_stable_window(client, window, new_staged_read(staging), max_reads=CLIENT.max_reads)
-        return read, client.requests_sent, client.retries
+        return read, client.counts.sent, client.counts.retries
 
 
 def land_day(

@@ -16,6 +16,7 @@ import logging
 import ssl
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
@@ -45,6 +46,15 @@ MAX_PAGE_SIZE = 100
 DEFAULT_RETRY_AFTER_S = 1.0  # a 429 without Retry-After
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass
+class RequestCounts:
+    """Requests made for one window (or a whole client): sent, retried after an error, after a 429."""
+
+    sent: int = 0
+    retries: int = 0
+    throttled: int = 0
 
 
 class PageSink(Protocol):
@@ -118,9 +128,7 @@ class LaafficClient:
             limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
             transport=transport,
         )
-        self.requests_sent = 0
-        self.retries = 0
-        self.throttled = 0
+        self.counts = RequestCounts()  # every request this client made, all windows together
 
     def __repr__(self) -> str:
         return f"LaafficClient(base_url={self.base_url!r}, api_key={self._credentials.api_key!r})"
@@ -134,8 +142,13 @@ class LaafficClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def fetch_page(self, window: QueryWindow, current: int) -> CallRecordPage:
-        """One page, retried on transient failures; raises a typed ``LaafficError`` otherwise."""
+    async def fetch_page(
+        self, window: QueryWindow, current: int, counts: RequestCounts | None = None
+    ) -> CallRecordPage:
+        """One page, retried on transient failures; raises a typed ``LaafficError`` otherwise.
+
+        ``counts``, if given, also counts this page's requests (e.g. per window of a range)."""
+        tallies = [self.counts] if counts is None else [self.counts, counts]
         body = json.dumps(build_body(window, current, self.page_size), separators=(",", ":"))
         errors = 0  # failures that use up an attempt (a 429 does not)
         timestamp_retries = 0
@@ -157,18 +170,19 @@ class LaafficClient:
             stop=should_stop,
             wait=self._wait,
             retry=retry_if_exception(should_retry),
-            before_sleep=functools.partial(self._log_retry, current),
+            before_sleep=functools.partial(self._log_retry, current, tallies),
             reraise=True,
         ):
             with attempt:
-                return await self._post(body)
+                return await self._post(body, tallies)
         raise AssertionError("unreachable: tenacity re-raises the last error")
 
-    async def _post(self, body: str) -> CallRecordPage:
+    async def _post(self, body: str, tallies: list[RequestCounts]) -> CallRecordPage:
         async with self.flow.slot():
             if self._limiter is not None:
                 await self._limiter.acquire()
-            self.requests_sent += 1
+            for tally in tallies:
+                tally.sent += 1
             try:
                 response = await self._http.post(ENDPOINT, content=body)
             except httpx.TransportError as error:
@@ -204,34 +218,38 @@ class LaafficClient:
             return 0.0
         return self._backoff(state)
 
-    def _log_retry(self, current: int, state: RetryCallState) -> None:
+    def _log_retry(self, current: int, tallies: list[RequestCounts], state: RetryCallState) -> None:
         """One line per retry: page, the error (never a header) and the wait chosen."""
         error = state.outcome.exception() if state.outcome else None
         wait = state.next_action.sleep if state.next_action else 0.0
         if _is_throttle(error):
-            self.throttled += 1
+            for tally in tallies:
+                tally.throttled += 1
             self._log.info(
                 f"Laaffic page {current}: HTTP 429, waiting {wait:.2f}s and lowering concurrency to "
                 f"{self.flow.limit} (does not use up an attempt)"
             )
             return
-        self.retries += 1
+        for tally in tallies:
+            tally.retries += 1
         self._log.warning(
             f"Laaffic page {current} failed ({type(error).__name__}: {error}); retrying in {wait:.2f}s "
             f"(at most {self.retry_attempts} errors or {self.retry_deadline_s:g}s per page)"
         )
 
-    async def fetch_window(self, window: QueryWindow, sink: PageSink) -> int:
+    async def fetch_window(
+        self, window: QueryWindow, sink: PageSink, counts: RequestCounts | None = None
+    ) -> int:
         """Every page of the window, handed to ``sink`` as it arrives; returns the pages fetched.
 
         Page 1 says how many pages there are; the rest are fetched concurrently.
         """
-        first = await self.fetch_page(window, 1)
+        first = await self.fetch_page(window, 1, counts)
         sink.write_page(1, datetime.now(UTC), first)
 
         async def fetch_and_stage(number: int) -> None:
             # Hand the page to the sink as soon as it arrives so a large day never sits in memory.
-            page = await self.fetch_page(window, number)
+            page = await self.fetch_page(window, number, counts)
             sink.write_page(number, datetime.now(UTC), page)
 
         remaining = [asyncio.create_task(fetch_and_stage(n)) for n in range(2, first.pages + 1)]

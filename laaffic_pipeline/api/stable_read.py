@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from laaffic_pipeline.api.client import LaafficClient, PageSink
+from laaffic_pipeline.api.client import LaafficClient, PageSink, RequestCounts
 from laaffic_pipeline.api.errors import LaafficError
 from laaffic_pipeline.api.window import QueryWindow
 
@@ -55,19 +55,21 @@ async def read_stable_window(
     *,
     max_reads: int = 5,
     log: logging.Logger | Any = None,
+    counts: RequestCounts | None = None,
 ) -> StableRead:
     """Read the window; re-read while it is inconsistent, until two consecutive reads agree.
 
     A self-consistent read is accepted at once. An inconsistent one is accepted when the next
     read returns the same records and total (the API's own figures are off, which the page-count
     check then reports). If no two consecutive reads agree within ``max_reads``, raise.
+    ``counts``, if given, counts the requests of every read of this window.
     """
     previous: StagedRead | None = None
     history: list[list[str]] = []
     for read in range(1, max_reads + 1):
         staged = new_read(read)
         try:
-            await client.fetch_window(window, staged)
+            await client.fetch_window(window, staged, counts)
         finally:
             staged.close()
         # Judging a read may take a while (the pipeline's reads are files compared in DuckDB): in a

@@ -18,7 +18,7 @@ import duckdb
 from pydantic import Field
 
 from laaffic_pipeline.defs.laaffic.checks import page_count_result, schema_drift_result
-from laaffic_pipeline.defs.laaffic.landing import land_days
+from laaffic_pipeline.defs.laaffic.landing import DayLanding, LandedDay
 from laaffic_pipeline.defs.laaffic.specs import (
     PAGE_COUNT_CHECK,
     RAW_CALL_RECORDS_KEY,
@@ -36,6 +36,7 @@ from laaffic_pipeline.warehouse.consistency import page_count_problems
 from laaffic_pipeline.warehouse.exports import export_partition, exports_dir
 from laaffic_pipeline.warehouse.marts import MartsRebuild, rebuild_marts
 from laaffic_pipeline.warehouse.sql import query_rows
+from laaffic_pipeline.warehouse.staging import ONE_DUCKDB_AT_A_TIME
 from laaffic_pipeline.warehouse.tables import MARTS_CALL_FACTS, MARTS_DAILY_COSTS
 
 SETTINGS = load_settings()
@@ -75,47 +76,44 @@ def laaffic_days(
     failed: dict[str, str] = {}  # days whose fetch or landing failed
     kept_out: dict[str, str] = {}  # days landed but left out of the marts (failed page check)
     retryable = True
+    marts = MartsBuild(context, duckdb, kept_out) if {CALL_FACTS_KEY, DAILY_COSTS_KEY} & selected else None
 
     started = time.monotonic()
     if RAW_CALL_RECORDS_KEY in selected:
-        landing = land_days(
+        with DayLanding(
             context,
             laaffic,
             duckdb,
             keys,
             allow_fewer_rows=config.allow_fewer_rows,
             days_in_flight=SETTINGS.days_in_flight,
-        )
+        ) as landing:
+            settled: set[str] = set()
+            for key in landing.settled():
+                settled.add(key)
+                if key in landing.landed:
+                    yield from record_landed_day(key, landing.landed[key], kept_out)
+                if marts is not None:
+                    # Day D's call facts read raw D-1, and its cost band the days before: the marts
+                    # are built for the days all of whose predecessors in the run have settled.
+                    yield from marts.add(settled_prefix(keys, settled), final=False)
         failed.update(landing.failed)
         retryable = landing.retryable
-        for key, landed in sorted(landing.landed.items()):
-            yield dg.AssetMaterialization(
-                asset_key=RAW_CALL_RECORDS_KEY,
-                partition=key,
-                metadata={**landed.metadata, **landing.requests},
-            )
-            page_check = page_count_result(landed.page_figures)
-            yield evaluation(page_check, key)
-            yield evaluation(schema_drift_result(landed.drift), key)
-            if not page_check.passed:  # blocking: whether or not the marts are part of this run
-                kept_out[key] = (
-                    f"{PAGE_COUNT_CHECK} failed ({page_check.description}); its marts were not rebuilt"
-                )
-        to_build = [key for key in keys if key in landing.landed and key not in kept_out]
         context.log.info(
             f"Fetched and landed {len(landing.landed)} day(s) in {time.monotonic() - started:.1f}s"
         )
+        built_from = [key for key in keys if key in landing.landed]
     else:
-        to_build = keys
+        built_from = keys
+        if marts is not None:
+            # Days landed by another run are judged here, as their landing judged them.
+            kept_out.update(stored_days_failing_page_check(duckdb, keys))
 
-    if {CALL_FACTS_KEY, DAILY_COSTS_KEY} & selected and to_build:
-        started = time.monotonic()
-        # Days landed by this run were judged when landed; stored days are judged here.
-        judge_stored = RAW_CALL_RECORDS_KEY not in selected
-        yield from build_marts(context, duckdb, to_build, kept_out, judge_stored=judge_stored)
+    if marts is not None:
+        yield from marts.add([key for key in built_from if key not in kept_out], final=True)
         context.log.info(
-            f"Built, exported and checked the marts of {len(to_build)} day(s) "
-            f"in {time.monotonic() - started:.1f}s"
+            f"Built, exported and checked the marts of {len(marts.built)} day(s) "
+            f"in {time.monotonic() - started:.1f}s from the start of the step"
         )
 
     if failed or kept_out:
@@ -128,48 +126,89 @@ def laaffic_days(
         )
 
 
-def build_marts(
-    context: dg.AssetExecutionContext,
-    duckdb: WarehouseResource,
-    keys: list[str],
-    kept_out: dict[str, str],
-    *,
-    judge_stored: bool,
+def settled_prefix(keys: list[str], settled: AbstractSet[str]) -> list[str]:
+    """The keys, in order, before the first one that has not settled yet."""
+    prefix = []
+    for key in keys:
+        if key not in settled:
+            break
+        prefix.append(key)
+    return prefix
+
+
+def record_landed_day(
+    key: str, landed: LandedDay, kept_out: dict[str, str]
 ) -> Iterator[dg.AssetMaterialization | dg.AssetCheckEvaluation]:
-    """Rebuild both marts for the days of ``keys``, a week per transaction; then export, check and
-    record each day. With ``judge_stored``, days whose stored raw fails the page-count rule are
-    left out (into ``kept_out``) first."""
-    selected = context.selected_asset_keys
-    with duckdb.get_connection() as conn:
-        good = []
+    """The raw materialization and check results of one landed day; a failed page check keeps the
+    day out of the marts (whether or not the marts are part of this run)."""
+    yield dg.AssetMaterialization(asset_key=RAW_CALL_RECORDS_KEY, partition=key, metadata=landed.metadata)
+    page_check = page_count_result(landed.page_figures)
+    yield evaluation(page_check, key)
+    yield evaluation(schema_drift_result(landed.drift), key)
+    if not page_check.passed:
+        kept_out[key] = f"{PAGE_COUNT_CHECK} failed ({page_check.description}); its marts were not rebuilt"
+
+
+def stored_days_failing_page_check(duckdb: WarehouseResource, keys: list[str]) -> dict[str, str]:
+    """Stored days whose raw fails the page-count rule, with why: kept out of a marts-only run."""
+    failing = {}
+    with ONE_DUCKDB_AT_A_TIME, duckdb.get_connection() as conn:
         for key in keys:
-            problems = []
-            if judge_stored:
-                (figures,) = query_rows(conn, "page_count_consistency", {"partition_date": key})
-                problems = page_count_problems(figures)
+            (figures,) = query_rows(conn, "page_count_consistency", {"partition_date": key})
+            problems = page_count_problems(figures)
             if problems:
-                kept_out[key] = (
+                failing[key] = (
                     f"{PAGE_COUNT_CHECK} failed ({'; '.join(problems)}); its marts were not rebuilt"
                 )
-            else:
-                good.append(date.fromisoformat(key))
-        if not good:
-            return
-        exports = exports_dir(duckdb.database)
-        # A week at a time: DuckDB's working set stays that of a week, whatever the range; each
-        # day is still rebuilt whole in one transaction.
-        for first in range(0, len(good), MARTS_DAYS_PER_BUILD):
-            week = good[first : first + MARTS_DAYS_PER_BUILD]
-            started = time.monotonic()
+    return failing
+
+
+class MartsBuild:
+    """The marts of a run's days, built a week per transaction as the days become ready.
+
+    DuckDB's working set stays that of a week whatever the range, each day is rebuilt whole in one
+    transaction, and the work takes its turn with the landings (``ONE_DUCKDB_AT_A_TIME``); the
+    events of a week are yielded after its turn, so Dagster records them while landings go on.
+    """
+
+    def __init__(
+        self, context: dg.AssetExecutionContext, duckdb: WarehouseResource, kept_out: dict[str, str]
+    ) -> None:
+        self._context = context
+        self._duckdb = duckdb
+        self._kept_out = kept_out
+        self.built: list[str] = []
+
+    def add(
+        self, ready: list[str], *, final: bool
+    ) -> Iterator[dg.AssetMaterialization | dg.AssetCheckEvaluation]:
+        """Build the days of ``ready`` not built yet (nor kept out), by whole weeks unless ``final``."""
+        done = set(self.built)
+        waiting = [key for key in ready if key not in done and key not in self._kept_out]
+        while len(waiting) >= MARTS_DAYS_PER_BUILD or (final and waiting):
+            week, waiting = waiting[:MARTS_DAYS_PER_BUILD], waiting[MARTS_DAYS_PER_BUILD:]
+            yield from self._build([date.fromisoformat(key) for key in week])
+            self.built += week
+        if final and self.built:
+            self._write_analytics_file()
+
+    def _build(self, week: list[date]) -> list[dg.AssetMaterialization | dg.AssetCheckEvaluation]:
+        selected = self._context.selected_asset_keys
+        exports = exports_dir(self._duckdb.database)
+        started = time.monotonic()
+        with ONE_DUCKDB_AT_A_TIME, self._duckdb.get_connection() as conn:
             built = rebuild_marts(conn, week, SETTINGS.cost_currency)
-            context.log.info(f"Rebuilt the marts of {len(week)} day(s) in {time.monotonic() - started:.1f}s")
-            for day in week:
-                yield from record_day(conn, selected, day, built, exports)
-    analytics = Path(SETTINGS.warehouse.analytics_path or default_analytics_path(duckdb.database))
-    if ensure_analytics_file(
-        duckdb.database, analytics, storage_version=SETTINGS.warehouse.duckdb_storage_version
-    ):
-        context.log.info(f"Wrote the analysts' file {analytics} (views over the Parquet exports)")
+            events = [event for day in week for event in record_day(conn, selected, day, built, exports)]
+        seconds = time.monotonic() - started
+        self._context.log.info(f"Rebuilt, exported and checked the marts of {len(week)} days: {seconds:.1f}s")
+        return events
+
+    def _write_analytics_file(self) -> None:
+        analytics = Path(SETTINGS.warehouse.analytics_path or default_analytics_path(self._duckdb.database))
+        if ensure_analytics_file(
+            self._duckdb.database, analytics, storage_version=SETTINGS.warehouse.duckdb_storage_version
+        ):
+            self._context.log.info(f"Wrote the analysts' file {analytics} (views over the Parquet exports)")
 
 
 def record_day(

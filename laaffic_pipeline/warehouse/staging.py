@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -26,6 +26,10 @@ from laaffic_pipeline.warehouse.sql import query_rows, run_sql
 # DuckDB work on staged reads takes turns in this process: judging a read and landing one each
 # use up to a memory limit's worth, and several days of a range are read at once.
 ONE_DUCKDB_AT_A_TIME = threading.Lock()
+
+# Judging reads of up to this many records (together) needs a few MB of DuckDB: such a read is
+# judged at once, beside the turn-taking work, instead of queueing behind landings and marts.
+SMALL_JUDGING_RECORDS = 20_000
 
 
 class Page(Protocol):
@@ -91,7 +95,7 @@ class StagedNdjsonRead:
     def figures(self) -> dict[str, Any]:
         """The read's page-count figures (see ``sql/staged_read_figures.sql``), computed once."""
         if self._figures is None:
-            with self._duckdb() as conn:
+            with self._duckdb(self.records) as conn:
                 (self._figures,) = query_rows(
                     conn,
                     "staged_read_figures",
@@ -106,7 +110,7 @@ class StagedNdjsonRead:
         """Same reported total and the same records (by identity) as ``other``."""
         if self.figures()["reported_total"] != other.figures()["reported_total"]:
             return False
-        with self._duckdb() as conn:
+        with self._duckdb(self.records + other.records) as conn:
             (row,) = query_rows(
                 conn,
                 "staged_reads_differ",
@@ -124,11 +128,14 @@ class StagedNdjsonRead:
         }
 
     @contextmanager
-    def _duckdb(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """An in-memory DuckDB for judging reads, in turn with other DuckDB work on reads
-        (``ONE_DUCKDB_AT_A_TIME``), so several days read at once never hold several memory
-        limits' worth of DuckDB."""
-        with ONE_DUCKDB_AT_A_TIME, self._connect() as conn:
+    def _duckdb(self, records: int) -> Iterator[duckdb.DuckDBPyConnection]:
+        """An in-memory DuckDB for judging ``records`` records. Large reads take their turn with
+        other DuckDB work on reads (``ONE_DUCKDB_AT_A_TIME``), so several days read at once never
+        hold several memory limits' worth of DuckDB; small ones are judged at once."""
+        with (
+            nullcontext() if records <= SMALL_JUDGING_RECORDS else ONE_DUCKDB_AT_A_TIME,
+            self._connect() as conn,
+        ):
             yield conn
 
     def _connect(self) -> duckdb.DuckDBPyConnection:

@@ -210,8 +210,8 @@ def test_after_each_429_the_next_request_arrives_no_sooner_than_retry_after(make
         assert retry_after is not None, "the simulator's 429 carries Retry-After"
         gap = log[index + 1].arrived - log[index].arrived
         assert gap >= float(retry_after), f"request {index + 1} came {gap:.3f}s after a 429"
-    assert client.throttled == len(throttled)
-    assert client.retries == 0
+    assert client.counts.throttled == len(throttled)
+    assert client.counts.retries == 0
     assert [entry.outcome for entry in log].count("0") == 8  # each of the 8 pages exactly once
     fetched = [record for number in sorted(pages.records) for record in pages.records[number]]
     assert fetched == simulator.records_for_window(window.str_time, window.end_time)

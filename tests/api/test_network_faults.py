@@ -148,7 +148,7 @@ def test_a_server_that_never_answers_times_out_on_each_of_the_attempts(loopback)
     assert isinstance(error, LaafficTransportError)
     assert "ReadTimeout" in str(error)
     assert server.connections == 2  # one connection per attempt, then the client gave up
-    assert (client.requests_sent, client.retries) == (2, 1)
+    assert (client.counts.sent, client.counts.retries) == (2, 1)
 
 
 def test_a_reset_connection_is_retried_and_the_next_answer_used(loopback):
@@ -166,7 +166,7 @@ def test_a_reset_connection_is_retried_and_the_next_answer_used(loopback):
     assert not isinstance(page, Exception), page
     assert page.records == [RECORD]
     assert server.connections == 2
-    assert (client.requests_sent, client.retries) == (2, 1)
+    assert (client.counts.sent, client.counts.retries) == (2, 1)
 
 
 def test_resets_on_every_attempt_end_in_a_transport_error(loopback):
@@ -179,6 +179,6 @@ def test_resets_on_every_attempt_end_in_a_transport_error(loopback):
     server.stop()
 
     assert isinstance(error, LaafficTransportError)
-    assert (client.requests_sent, client.retries) == (3, 2)
+    assert (client.counts.sent, client.counts.retries) == (3, 2)
     assert "no answer from" in str(error) and "ReadError" in str(error)  # ECONNRESET on the read
     assert server.connections == 3

@@ -203,8 +203,8 @@ def run_scenario(scenario: FaultScenario, workdir: Path, records_per_day: int = 
         stored_after=stored,
         requests=sum(answers.values()),
         # Every re-sent request: after an error, or after a 429 (flow control, not an error).
-        retries=metadata.get("run_request_retries", _count(warnings, " failed ("))
-        + metadata.get("run_requests_throttled", 0),
+        retries=metadata.get("request_retries", _count(warnings, " failed ("))
+        + metadata.get("requests_throttled", 0),
         reads=metadata.get("reads", _count(warnings, "is inconsistent") + 1),
         seconds=round(seconds, 2),
         answers=answers,

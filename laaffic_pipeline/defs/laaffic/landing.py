@@ -4,11 +4,18 @@ Every day is its own 1-day API window (Dagster's time window for its partition),
 holds still with each read staged on disk, then landed in its own transaction. Several days are
 read at once through one client, so they share its in-flight bound, its rate limit and its flow
 control; landings take turns (DuckDB has one writer) in a worker thread while reads go on.
+
+The reads run in a background thread and hand each day over as soon as it has landed, so the
+step records it and builds the marts of finished weeks while later days are still being read.
 """
 
 import asyncio
+import contextlib
+import queue
 import shutil
 import tempfile
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -16,6 +23,7 @@ from typing import Any
 
 import dagster as dg
 
+from laaffic_pipeline.api.client import RequestCounts
 from laaffic_pipeline.api.errors import LaafficError
 from laaffic_pipeline.api.stable_read import StableRead, read_stable_window
 from laaffic_pipeline.api.window import format_api_time, retention_floor
@@ -37,16 +45,6 @@ class LandedDay:
     drift: SchemaDrift
 
 
-@dataclass
-class Landing:
-    """Every day of a run: landed, or failed with a message (and whether a retry could help)."""
-
-    landed: dict[str, LandedDay] = field(default_factory=dict)
-    failed: dict[str, str] = field(default_factory=dict)
-    retryable: bool = True
-    requests: dict[str, int] = field(default_factory=dict)
-
-
 def refuse_expired_days(keys: list[str], now: datetime) -> None:
     """One refusal, before any request, for a range reaching past the API's two months."""
     floor = retention_floor(now)
@@ -63,28 +61,109 @@ def refuse_expired_days(keys: list[str], now: datetime) -> None:
         )
 
 
-def land_days(
-    context: dg.AssetExecutionContext,
-    laaffic: LaafficApiResource,
-    duckdb: WarehouseResource,
-    keys: list[str],
-    *,
-    allow_fewer_rows: bool,
-    days_in_flight: int,
-) -> Landing:
-    """Fetch and land every day of ``keys``; a failed day never stops the others."""
-    refuse_expired_days(keys, datetime.now(UTC))
-    windows = {key: query_window(daily_partitions.time_window_for_partition_key(key)) for key in keys}
-    database = Path(duckdb.database)
-    database.parent.mkdir(parents=True, exist_ok=True)
-    memory_limit = str(duckdb.connection_config.get("memory_limit", "1GB"))
-    landing = Landing()
-    context.log.info(f"Fetching {len(keys)} day(s), {days_in_flight} at a time: {laaffic.describe()}")
+class QueuedLog:
+    """A logger for the background thread: its lines reach Dagster's log from the step's thread."""
 
-    def land(key: str, read: StableRead) -> LandedDay:
-        window = windows[key]
+    def __init__(self, messages: "queue.SimpleQueue[Any]") -> None:
+        self._messages = messages
+
+    def debug(self, message: str) -> None:
+        self._messages.put(("debug", message))
+
+    def info(self, message: str) -> None:
+        self._messages.put(("info", message))
+
+    def warning(self, message: str) -> None:
+        self._messages.put(("warning", message))
+
+    def error(self, message: str) -> None:
+        self._messages.put(("error", message))
+
+
+@dataclass
+class _Finished:
+    error: BaseException | None = None
+
+
+@dataclass
+class DayLanding:
+    """Every day of a run, fetched and landed in a background thread; use as ``with``.
+
+    ``settled()`` yields each day's key once it has landed (``landed``) or failed (``failed``,
+    and whether a retry could help in ``retryable``), in the order that happens. Leaving the
+    ``with`` block early cancels the reads still under way; nothing half-read is landed.
+    """
+
+    context: dg.AssetExecutionContext
+    laaffic: LaafficApiResource
+    duckdb: WarehouseResource
+    keys: list[str]
+    allow_fewer_rows: bool
+    days_in_flight: int
+    landed: dict[str, LandedDay] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+    retryable: bool = True
+    requests: RequestCounts = field(default_factory=RequestCounts)
+
+    def __post_init__(self) -> None:
+        refuse_expired_days(self.keys, datetime.now(UTC))
+        self._windows = {
+            key: query_window(daily_partitions.time_window_for_partition_key(key)) for key in self.keys
+        }
+        self._database = Path(self.duckdb.database)
+        self._database.parent.mkdir(parents=True, exist_ok=True)
+        self._memory_limit = str(self.duckdb.connection_config.get("memory_limit", "1GB"))
+        self._messages: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="laaffic-landing", daemon=True)
+        self._stop = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def __enter__(self) -> "DayLanding":
+        self.context.log.info(
+            f"Fetching {len(self.keys)} day(s), {self.days_in_flight} at a time: {self.laaffic.describe()}"
+        )
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        loop, task = self._loop, self._task
+        if loop is not None and task is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has already finished
+                loop.call_soon_threadsafe(task.cancel)
+        self._thread.join()
+
+    def settled(self) -> Iterator[str]:
+        """Each day's key as it lands or fails; relays the background thread's log lines meanwhile."""
+        while True:
+            message = self._messages.get()
+            if isinstance(message, _Finished):
+                if message.error is not None:
+                    raise message.error
+                break
+            kind, value = message
+            if kind == "settled":
+                yield value
+            else:
+                getattr(self.context.log, kind)(value)
+        self.context.log.info(
+            f"Landed {len(self.landed)} of {len(self.keys)} day(s) with {self.requests.sent} requests "
+            f"({self.requests.retries} retried after an error, {self.requests.throttled} after HTTP 429)"
+        )
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._fetch_all())
+        except BaseException as error:  # handed to the step's thread, which raises it
+            self._messages.put(_Finished(error))
+        else:
+            self._messages.put(_Finished())
+
+    def _land(self, key: str, read: StableRead, counts: RequestCounts) -> LandedDay:
+        window = self._windows[key]
         read.staged.figures()  # judged already (cached): the turn below is the landing's alone
-        with ONE_DUCKDB_AT_A_TIME, duckdb.get_connection() as conn:
+        with ONE_DUCKDB_AT_A_TIME, self.duckdb.get_connection() as conn:
             landed = replace_raw_partition(
                 conn,
                 date.fromisoformat(key),
@@ -92,7 +171,7 @@ def land_days(
                 window.str_time,
                 window.end_time,
                 read.reads,
-                allow_fewer_rows=allow_fewer_rows,
+                allow_fewer_rows=self.allow_fewer_rows,
             )
             (figures,) = query_rows(conn, "page_count_consistency", {"partition_date": key})
             drift = schema_drift(conn, date.fromisoformat(key))
@@ -104,6 +183,9 @@ def land_days(
                 "duplicates_dropped": summary["records_received"] - landed.rows_after,
                 "reads": read.reads,
                 "read_problems": dg.MetadataValue.json(read.history),
+                "requests_sent": counts.sent,
+                "request_retries": counts.retries,
+                "requests_throttled": counts.throttled,
                 "rows_replaced": landed.rows_before,
                 "dagster/row_count": landed.rows_after,
             },
@@ -111,46 +193,42 @@ def land_days(
             drift=drift,
         )
 
-    async def fetch_all() -> None:
-        day_slots = asyncio.Semaphore(days_in_flight)
+    async def _fetch_all(self) -> None:
+        self._loop, self._task = asyncio.get_running_loop(), asyncio.current_task()
+        if self._stop.is_set():
+            return
+        day_slots = asyncio.Semaphore(self.days_in_flight)
         one_writer = asyncio.Lock()
-        async with laaffic.client(context.log) as client:
+        log = QueuedLog(self._messages)
+        async with self.laaffic.client(log) as client:
 
             async def one(key: str) -> None:
                 async with day_slots:
-                    folder = Path(tempfile.mkdtemp(prefix=f"staging-{key}-", dir=database.parent))
+                    folder = Path(tempfile.mkdtemp(prefix=f"staging-{key}-", dir=self._database.parent))
+                    counts = RequestCounts()
                     try:
                         read = await read_stable_window(
                             client,
-                            windows[key],
-                            lambda number: StagedNdjsonRead(folder, number, memory_limit),
-                            max_reads=laaffic.client_settings.max_reads,
-                            log=context.log,
+                            self._windows[key],
+                            lambda number: StagedNdjsonRead(folder, number, self._memory_limit),
+                            max_reads=self.laaffic.client_settings.max_reads,
+                            log=log,
+                            counts=counts,
                         )
                         # The warehouse is locked only now: the whole day is fetched and verified.
                         async with one_writer:
-                            landing.landed[key] = await asyncio.to_thread(land, key, read)
+                            self.landed[key] = await asyncio.to_thread(self._land, key, read, counts)
                     except (LaafficError, WarehouseLockedError) as error:
-                        landing.failed[key] = str(error)
-                        landing.retryable &= getattr(error, "retryable", True)
+                        self.failed[key] = str(error)
+                        self.retryable &= getattr(error, "retryable", True)
                     except PartitionShrinkError as error:
-                        landing.failed[key] = str(error)
-                        landing.retryable = False
+                        self.failed[key] = str(error)
+                        self.retryable = False
                     finally:
                         shutil.rmtree(folder, ignore_errors=True)
+                    self._messages.put(("settled", key))
 
-            await asyncio.gather(*(one(key) for key in keys))
-            landing.requests = {
-                # The run's, shared by its days (one client fetches them all).
-                "run_requests_sent": client.requests_sent,
-                "run_request_retries": client.retries,
-                "run_requests_throttled": client.throttled,
-            }
-
-    asyncio.run(fetch_all())
-    context.log.info(
-        f"Landed {len(landing.landed)} of {len(keys)} day(s) with {landing.requests['run_requests_sent']} "
-        f"requests ({landing.requests['run_request_retries']} retried after an error, "
-        f"{landing.requests['run_requests_throttled']} after HTTP 429)"
-    )
-    return landing
+            try:
+                await asyncio.gather(*(one(key) for key in self.keys))
+            finally:
+                self.requests = client.counts
