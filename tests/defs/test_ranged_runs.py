@@ -5,6 +5,8 @@ submitTime falls on local day D in zone Z", which shares no code with the pipeli
 """
 
 import json
+import math
+import threading
 from datetime import date
 
 from dagster import AssetKey
@@ -55,6 +57,64 @@ def test_a_range_east_of_utc_lands_each_local_day_with_its_own_results(monkeypat
     assert {partition for _, partition in checks} == set(days)  # every result on its own day
     assert all(checks[("page_count_consistency", day)].passed for day in days)
     assert len(checks) == 9 * len(days)
+
+
+def test_a_range_records_each_week_of_marts_before_the_days_after_it_have_landed(
+    monkeypatch, tmp_path, make_simulator
+):
+    # One day read at a time, so days settle in order: the first week's marts must be built and
+    # recorded while the eighth day is still to come, not after the whole range has landed.
+    simulator = make_simulator(records_per_day=120)
+    pipeline = make_pipeline(monkeypatch, tmp_path, simulator, days_in_flight=1, page_size=40)
+    days = pipeline.partitions_def.get_partition_keys()[-8:]
+
+    result = pipeline.run_range(days[0], days[-1])
+
+    assert result.success, pipeline.failure_message(result)
+    order = [
+        (m.asset_key, m.partition)
+        for m in (
+            event.event_specific_data.materialization for event in result.get_asset_materialization_events()
+        )
+    ]
+    first_week_built = max(order.index((FACTS, day)) for day in days[:7])
+    assert first_week_built < order.index((RAW, days[7]))
+    assert sorted(day for key, day in order if key == FACTS) == days
+    # Each day's own requests: one per page, none retried (the run's are logged, not per day).
+    for day, materialization in pipeline.materializations(result, RAW).items():
+        pages = max(1, math.ceil(len(simulator.records_for_local_day(date.fromisoformat(day), "UTC")) / 40))
+        metadata = materialization.metadata
+        assert (metadata["requests_sent"].value, metadata["request_retries"].value) == (pages, 0), day
+
+
+def test_a_failure_while_building_the_marts_stops_the_reads_still_under_way(
+    monkeypatch, tmp_path, make_simulator
+):
+    # Once the marts fail, every later answer is held back (up to a minute): a step that went on
+    # reading would land the last day after that minute; one that stops never does.
+    released = threading.Event()
+    simulator = make_simulator(records_per_day=120, sleep=lambda seconds: released.wait(timeout=60))
+    pipeline = make_pipeline(monkeypatch, tmp_path, simulator, days_in_flight=1)
+    days = pipeline.partitions_def.get_partition_keys()[-10:]
+
+    def broken_rebuild(*args, **kwargs):
+        simulator.faults = FaultConfig(latency_ms=1)  # from now on, answers wait for `released`
+        raise RuntimeError("the marts could not be built")
+
+    monkeypatch.setattr("laaffic_pipeline.defs.daily.rebuild_marts", broken_rebuild)
+    try:
+        result = pipeline.run_range(days[0], days[-1])
+        stored = {
+            str(day) for (day,) in pipeline.query("SELECT DISTINCT partition_date FROM raw.call_records")
+        }
+    finally:
+        released.set()
+
+    assert not result.success
+    assert "the marts could not be built" in pipeline.failure_message(result)
+    assert not [thread for thread in threading.enumerate() if thread.name == "laaffic-landing"]
+    assert set(days[:7]) <= stored
+    assert days[-1] not in stored  # the reads stopped with the step
 
 
 def test_a_dst_day_west_of_utc_is_its_25_hour_local_day(monkeypatch, tmp_path, make_simulator):
