@@ -8,13 +8,15 @@ it. The UI can also materialize a subset, e.g. the marts alone to restate stored
 """
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from collections.abc import Set as AbstractSet
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from datetime import date
 from pathlib import Path
 
 import dagster as dg
-import duckdb
+from duckdb import DuckDBPyConnection
 from pydantic import Field
 
 from laaffic_pipeline.defs.laaffic.checks import page_count_result, schema_drift_result
@@ -25,19 +27,21 @@ from laaffic_pipeline.defs.laaffic.specs import (
     raw_check_specs,
     raw_specs,
 )
+from laaffic_pipeline.defs.mailbox import DaySettled, LandingEnded, Log, Mailbox, WeekBuilt
 from laaffic_pipeline.defs.marts.checks import call_facts_results, daily_costs_results
 from laaffic_pipeline.defs.marts.specs import CALL_FACTS_KEY, DAILY_COSTS_KEY, mart_check_specs, mart_specs
 from laaffic_pipeline.defs.metadata import evaluation, markdown_table
 from laaffic_pipeline.defs.partitions import daily_partitions
-from laaffic_pipeline.defs.resources import LaafficApiResource, WarehouseResource
+from laaffic_pipeline.defs.resources import LaafficApiResource, WarehouseResource, WarehouseSession
 from laaffic_pipeline.settings import load_settings
 from laaffic_pipeline.warehouse.analytics import default_analytics_path, ensure_analytics_file
 from laaffic_pipeline.warehouse.consistency import page_count_problems
 from laaffic_pipeline.warehouse.exports import export_partition, exports_dir
-from laaffic_pipeline.warehouse.marts import MartsRebuild, rebuild_marts
+from laaffic_pipeline.warehouse.landing import prepare_for_landing
+from laaffic_pipeline.warehouse.marts import MartsRebuild, ensure_mart_tables, rebuild_marts
 from laaffic_pipeline.warehouse.sql import query_rows
-from laaffic_pipeline.warehouse.staging import ONE_DUCKDB_AT_A_TIME
 from laaffic_pipeline.warehouse.tables import MARTS_CALL_FACTS, MARTS_DAILY_COSTS
+from laaffic_pipeline.warehouse.turns import DUCKDB_TURNS, SMALL_WAREHOUSE_RECORDS
 
 SETTINGS = load_settings()
 MARTS_DAYS_PER_BUILD = 7
@@ -71,53 +75,108 @@ def laaffic_days(
     laaffic: LaafficApiResource,
     duckdb: WarehouseResource,
 ) -> Iterator[dg.AssetMaterialization | dg.AssetCheckEvaluation]:
-    keys = list(context.partition_keys)
     selected = context.selected_asset_keys
-    failed: dict[str, str] = {}  # days whose fetch or landing failed
-    kept_out: dict[str, str] = {}  # days landed but left out of the marts (failed page check)
-    retryable = True
-    marts = MartsBuild(context, duckdb, kept_out) if {CALL_FACTS_KEY, DAILY_COSTS_KEY} & selected else None
+    building = bool({CALL_FACTS_KEY, DAILY_COSTS_KEY} & selected)
 
+    def prepare(conn: DuckDBPyConnection) -> None:
+        # Tables and settings once, before any write: landings and marts then write side by side.
+        if RAW_CALL_RECORDS_KEY in selected:
+            prepare_for_landing(conn)
+        if building:
+            ensure_mart_tables(conn, SETTINGS.cost_currency)
+
+    # One warehouse connection for the step's writes: each day and week is a cursor of it.
+    with duckdb.session(prepare) as warehouse:
+        yield from materialize_days(context, config, laaffic, duckdb, warehouse, building=building)
+
+
+def materialize_days(
+    context: dg.AssetExecutionContext,
+    config: DaysConfig,
+    laaffic: LaafficApiResource,
+    duckdb: WarehouseResource,
+    warehouse: WarehouseSession,
+    *,
+    building: bool,
+) -> Iterator[dg.AssetMaterialization | dg.AssetCheckEvaluation]:
+    """Land the selected days (if raw is selected) in one worker thread and build their marts week
+    by week in another as the days settle; record everything from this thread as it finishes; fail
+    at the end naming every day that failed or was kept out of the marts."""
+    keys = list(context.partition_keys)
+    landing_raw = RAW_CALL_RECORDS_KEY in context.selected_asset_keys
+    kept_out: dict[str, str] = {}  # days landed but left out of the marts (failed page check)
+    landed_rows: dict[str, int] = {}  # rows each day landed in this run
+    mailbox = Mailbox()
     started = time.monotonic()
-    if RAW_CALL_RECORDS_KEY in selected:
-        with DayLanding(
-            context,
-            laaffic,
-            duckdb,
-            keys,
-            allow_fewer_rows=config.allow_fewer_rows,
-            days_in_flight=SETTINGS.days_in_flight,
-        ) as landing:
-            settled: set[str] = set()
-            for key in landing.settled():
-                settled.add(key)
-                if key in landing.landed:
-                    yield from record_landed_day(key, landing.landed[key], kept_out)
+    with ExitStack() as stack:
+        landing = (
+            stack.enter_context(
+                DayLanding(
+                    context,
+                    laaffic,
+                    duckdb,
+                    warehouse,
+                    mailbox,
+                    keys,
+                    allow_fewer_rows=config.allow_fewer_rows,
+                    days_in_flight=SETTINGS.days_in_flight,
+                )
+            )
+            if landing_raw
+            else None
+        )
+        marts = (
+            stack.enter_context(MartsBuild(context, warehouse, mailbox, kept_out, landed_rows))
+            if building
+            else None
+        )
+        if landing is None and marts is not None:
+            # Days landed by another run are judged here, as their landing judged them.
+            kept_out.update(stored_days_failing_page_check(warehouse, keys))
+            marts.submit(keys, final=True)
+        settled: set[str] = set()
+        landing_runs = landing is not None
+        while landing_runs or (marts is not None and marts.pending):
+            message = mailbox.get()
+            if isinstance(message, Log):
+                getattr(context.log, message.level)(message.message)
+            elif isinstance(message, DaySettled):
+                settled.add(message.key)
+                assert landing is not None
+                if message.key in landing.landed:
+                    landed_day = landing.landed[message.key]
+                    landed_rows[message.key] = landed_day.metadata["dagster/row_count"]
+                    yield from record_landed_day(message.key, landed_day, kept_out)
                 if marts is not None:
                     # Day D's call facts read raw D-1, and its cost band the days before: the marts
                     # are built for the days all of whose predecessors in the run have settled.
-                    yield from marts.add(settled_prefix(keys, settled), final=False)
-        failed.update(landing.failed)
-        retryable = landing.retryable
-        context.log.info(
-            f"Fetched and landed {len(landing.landed)} day(s) in {time.monotonic() - started:.1f}s"
-        )
-        built_from = [key for key in keys if key in landing.landed]
-    else:
-        built_from = keys
+                    ready = settled_prefix(keys, settled)
+                    marts.submit(
+                        [key for key in ready if key in landing.landed], final=len(ready) == len(keys)
+                    )
+            elif isinstance(message, LandingEnded):
+                if message.error is not None:
+                    raise message.error
+                landing_runs = False
+                assert landing is not None
+                context.log.info(landing.summary())
+                context.log.info(
+                    f"Fetched and landed {len(landing.landed)} day(s) in {time.monotonic() - started:.1f}s"
+                )
+            elif isinstance(message, WeekBuilt):
+                yield from marts.received(message) if marts is not None else ()
         if marts is not None:
-            # Days landed by another run are judged here, as their landing judged them.
-            kept_out.update(stored_days_failing_page_check(duckdb, keys))
+            if (analytics := marts.write_analytics_file()) is not None:
+                context.log.info(f"Wrote the analysts' file {analytics} (views over the Parquet exports)")
+            context.log.info(
+                f"Built, exported and checked the marts of {len(marts.built)} day(s) "
+                f"in {time.monotonic() - started:.1f}s from the start of the step"
+            )
 
-    if marts is not None:
-        yield from marts.add([key for key in built_from if key not in kept_out], final=True)
-        context.log.info(
-            f"Built, exported and checked the marts of {len(marts.built)} day(s) "
-            f"in {time.monotonic() - started:.1f}s from the start of the step"
-        )
-
+    failed = landing.failed if landing is not None else {}
     if failed or kept_out:
         everything = {**failed, **kept_out}
+        retryable = landing is not None and landing.retryable
         raise dg.Failure(
             f"{len(everything)} of {len(keys)} day(s) failed: "
             + "; ".join(f"{key}: {message}" for key, message in sorted(everything.items())),
@@ -149,10 +208,10 @@ def record_landed_day(
         kept_out[key] = f"{PAGE_COUNT_CHECK} failed ({page_check.description}); its marts were not rebuilt"
 
 
-def stored_days_failing_page_check(duckdb: WarehouseResource, keys: list[str]) -> dict[str, str]:
+def stored_days_failing_page_check(warehouse: WarehouseSession, keys: list[str]) -> dict[str, str]:
     """Stored days whose raw fails the page-count rule, with why: kept out of a marts-only run."""
     failing = {}
-    with ONE_DUCKDB_AT_A_TIME, duckdb.get_connection() as conn:
+    with DUCKDB_TURNS.turn(alone=True), warehouse.cursor() as conn:
         for key in keys:
             (figures,) = query_rows(conn, "page_count_consistency", {"partition_date": key})
             problems = page_count_problems(figures)
@@ -164,55 +223,91 @@ def stored_days_failing_page_check(duckdb: WarehouseResource, keys: list[str]) -
 
 
 class MartsBuild:
-    """The marts of a run's days, built a week per transaction as the days become ready.
+    """The marts of a run's days, built a week per transaction in a worker thread as days settle.
 
     DuckDB's working set stays that of a week whatever the range, each day is rebuilt whole in one
-    transaction, and the work takes its turn with the landings (``ONE_DUCKDB_AT_A_TIME``); the
-    events of a week are yielded after its turn, so Dagster records them while landings go on.
+    transaction, and a week takes its turn (``DUCKDB_TURNS``): beside the landings under way when
+    the week is small (``rows`` says how many rows each day landed in this run), alone otherwise.
+    Weeks are built one after another, oldest first (a day's cost band reads the days before it);
+    each posts ``WeekBuilt`` with its Dagster events to the ``mailbox``.
     """
 
     def __init__(
-        self, context: dg.AssetExecutionContext, duckdb: WarehouseResource, kept_out: dict[str, str]
+        self,
+        context: dg.AssetExecutionContext,
+        warehouse: WarehouseSession,
+        mailbox: Mailbox,
+        kept_out: dict[str, str],
+        rows: Mapping[str, int],
     ) -> None:
-        self._context = context
-        self._duckdb = duckdb
+        self._selected = context.selected_asset_keys
+        self._warehouse = warehouse
+        self._mailbox = mailbox
         self._kept_out = kept_out
+        self._rows = rows
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="laaffic-marts")
+        self._submitted: set[str] = set()
+        self.pending = 0  # weeks submitted and not yet received
         self.built: list[str] = []
 
-    def add(
-        self, ready: list[str], *, final: bool
-    ) -> Iterator[dg.AssetMaterialization | dg.AssetCheckEvaluation]:
-        """Build the days of ``ready`` not built yet (nor kept out), by whole weeks unless ``final``."""
-        done = set(self.built)
-        waiting = [key for key in ready if key not in done and key not in self._kept_out]
+    def __enter__(self) -> "MartsBuild":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._worker.shutdown(wait=True, cancel_futures=True)
+
+    def submit(self, ready: list[str], *, final: bool) -> None:
+        """Queue the days of ``ready`` not queued yet (nor kept out), by whole weeks unless ``final``."""
+        waiting = [key for key in ready if key not in self._submitted and key not in self._kept_out]
         while len(waiting) >= MARTS_DAYS_PER_BUILD or (final and waiting):
             week, waiting = waiting[:MARTS_DAYS_PER_BUILD], waiting[MARTS_DAYS_PER_BUILD:]
-            yield from self._build([date.fromisoformat(key) for key in week])
-            self.built += week
-        if final and self.built:
-            self._write_analytics_file()
+            self._submitted.update(week)
+            self.pending += 1
+            self._worker.submit(self._build, week)
 
-    def _build(self, week: list[date]) -> list[dg.AssetMaterialization | dg.AssetCheckEvaluation]:
-        selected = self._context.selected_asset_keys
-        exports = exports_dir(self._duckdb.database)
+    def received(self, built: WeekBuilt) -> list[dg.AssetMaterialization | dg.AssetCheckEvaluation]:
+        """A week's events to record (or its error, raised)."""
+        self.pending -= 1
+        if built.error is not None:
+            raise built.error
+        self.built += built.keys
+        return built.events
+
+    def write_analytics_file(self) -> Path | None:
+        """Rewrite the analysts' file if its views changed (after any week was built); its path if so."""
+        if not self.built:
+            return None
+        database = self._warehouse.database
+        analytics = Path(SETTINGS.warehouse.analytics_path or default_analytics_path(database))
+        written = ensure_analytics_file(
+            database, analytics, storage_version=SETTINGS.warehouse.duckdb_storage_version
+        )
+        return analytics if written else None
+
+    def _build(self, keys: list[str]) -> None:
         started = time.monotonic()
-        with ONE_DUCKDB_AT_A_TIME, self._duckdb.get_connection() as conn:
-            built = rebuild_marts(conn, week, SETTINGS.cost_currency)
-            events = [event for day in week for event in record_day(conn, selected, day, built, exports)]
-        seconds = time.monotonic() - started
-        self._context.log.info(f"Rebuilt, exported and checked the marts of {len(week)} days: {seconds:.1f}s")
-        return events
-
-    def _write_analytics_file(self) -> None:
-        analytics = Path(SETTINGS.warehouse.analytics_path or default_analytics_path(self._duckdb.database))
-        if ensure_analytics_file(
-            self._duckdb.database, analytics, storage_version=SETTINGS.warehouse.duckdb_storage_version
-        ):
-            self._context.log.info(f"Wrote the analysts' file {analytics} (views over the Parquet exports)")
+        try:
+            week = [date.fromisoformat(key) for key in keys]
+            exports = exports_dir(self._warehouse.database)
+            rows = [self._rows.get(key) for key in keys]
+            alone = None in rows or sum(rows) > SMALL_WAREHOUSE_RECORDS  # type: ignore[arg-type]
+            with DUCKDB_TURNS.turn(alone=alone), self._warehouse.cursor() as conn:
+                built = rebuild_marts(conn, week, SETTINGS.cost_currency, prepared=True)
+                events = [
+                    event for day in week for event in record_day(conn, self._selected, day, built, exports)
+                ]
+        except BaseException as error:
+            self._mailbox.post(WeekBuilt(keys, [], time.monotonic() - started, error))
+        else:
+            seconds = time.monotonic() - started
+            self._mailbox.post(
+                Log("info", f"Rebuilt, exported and checked the marts of {len(keys)} days: {seconds:.1f}s")
+            )
+            self._mailbox.post(WeekBuilt(keys, events, seconds))
 
 
 def record_day(
-    conn: duckdb.DuckDBPyConnection,
+    conn: DuckDBPyConnection,
     selected: AbstractSet[dg.AssetKey],
     day: date,
     built: MartsRebuild,

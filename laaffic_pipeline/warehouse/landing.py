@@ -16,6 +16,21 @@ def ensure_raw_tables(conn: duckdb.DuckDBPyConnection) -> None:
     run_sql(conn, "create_raw_tables")
 
 
+def prepare_for_landing(conn: duckdb.DuckDBPyConnection) -> None:
+    """Make the raw tables and set the database up for landings (``replace_raw_partition(...,
+    prepared=True)``), once for a connection shared by several writers: creating tables and
+    changing settings while another writer's transaction is open would conflict with it."""
+    ensure_raw_tables(conn)
+    for statement in LANDING_SETTINGS:
+        conn.execute(f"SET {statement}")
+
+
+# One stream of JSON into one table: on one thread, in any order, DuckDB's buffers stay inside its
+# memory limit (a 1M-record day at 256MB runs out of memory on two threads, at equal speed).
+# Both settings are the whole database's, not one connection's.
+LANDING_SETTINGS = ("threads = 1", "preserve_insertion_order = false")
+
+
 class PartitionShrinkError(RuntimeError):
     """A re-fetch returned fewer records than stored (the API may have purged the day)."""
 
@@ -35,20 +50,20 @@ def replace_raw_partition(
     reads: int,
     *,
     allow_fewer_rows: bool = False,
+    prepared: bool = False,
 ) -> LandedPartition:
     """Swap the partition's rows for the staged read's: all or nothing, other days untouched.
 
     ``str_time``/``end_time`` are the window exactly as sent. Refuses (and rolls back) a
     replacement that would leave fewer rows than stored unless ``allow_fewer_rows``: past the
-    API's retention the warehouse holds the only copy.
+    API's retention the warehouse holds the only copy. ``prepared``: the database went through
+    ``prepare_for_landing`` already (a shared connection); otherwise this landing does it and undoes
+    the settings afterwards.
     """
-    ensure_raw_tables(conn)
+    if not prepared:
+        prepare_for_landing(conn)
     run_sql(conn, "staged_read_macros")
     day = {"partition_date": partition_date}
-    # One stream of JSON into one table: on one thread, in any order, DuckDB's buffers stay inside
-    # its memory limit (a 1M-record day at 256MB runs out of memory on two threads, at equal speed).
-    conn.execute("SET threads = 1")
-    conn.execute("SET preserve_insertion_order = false")
     conn.begin()
     try:
         rows_before = _count(conn, partition_date)
@@ -83,8 +98,9 @@ def replace_raw_partition(
         conn.rollback()
         raise
     finally:
-        conn.execute("RESET threads")
-        conn.execute("RESET preserve_insertion_order")
+        if not prepared:
+            for statement in LANDING_SETTINGS:
+                conn.execute(f"RESET {statement.split(' = ')[0]}")
     return LandedPartition(rows_before, rows_after)
 
 

@@ -127,18 +127,24 @@ class MartsRebuild:
 
 
 def rebuild_marts(
-    conn: duckdb.DuckDBPyConnection, days: Sequence[date], cost_currency: str = COST_CURRENCY_RECORD
+    conn: duckdb.DuckDBPyConnection,
+    days: Sequence[date],
+    cost_currency: str = COST_CURRENCY_RECORD,
+    *,
+    prepared: bool = False,
 ) -> MartsRebuild:
     """Rebuild both marts for ``days`` from raw in one transaction: restate history, no API call.
 
     For correcting money read under another ``LAAFFIC_COST_CURRENCY`` (pass every stored day, e.g.
     ``stored_days(conn)``), or any backfill of the marts alone. Exports are the caller's: write
-    ``export_partition`` for each of ``result.days`` and both tables.
+    ``export_partition`` for each of ``result.days`` and both tables. ``prepared``: the caller ran
+    ``ensure_mart_tables`` on this database already (a connection shared with other writers, whose
+    open transactions a change of the tables would conflict with).
     """
     wanted = _days(days)
     check_cost_currency(cost_currency)
     with _transaction(conn):
-        restated = ensure_mart_tables(conn, cost_currency)
+        restated = [] if prepared else ensure_mart_tables(conn, cost_currency)
         _replace(conn, "call_facts", wanted, cost_currency)
         _replace(conn, "daily_costs", wanted, cost_currency)
     built = sorted({*wanted, *restated})

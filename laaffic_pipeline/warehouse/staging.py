@@ -10,9 +10,8 @@ over the same files, so memory stays flat however large the day.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -22,13 +21,10 @@ import orjson
 
 from laaffic_pipeline.warehouse.consistency import page_count_problems
 from laaffic_pipeline.warehouse.sql import query_rows, run_sql
+from laaffic_pipeline.warehouse.turns import DUCKDB_TURNS
 
-# DuckDB work on staged reads takes turns in this process: judging a read and landing one each
-# use up to a memory limit's worth, and several days of a range are read at once.
-ONE_DUCKDB_AT_A_TIME = threading.Lock()
-
-# Judging reads of up to this many records (together) needs a few MB of DuckDB: such a read is
-# judged at once, beside the turn-taking work, instead of queueing behind landings and marts.
+# Judging reads of up to this many records (together) needs a few MB of its own DuckDB: such a
+# read is judged beside other small work; a larger one waits to be judged alone.
 SMALL_JUDGING_RECORDS = 20_000
 
 
@@ -129,13 +125,10 @@ class StagedNdjsonRead:
 
     @contextmanager
     def _duckdb(self, records: int) -> Iterator[duckdb.DuckDBPyConnection]:
-        """An in-memory DuckDB for judging ``records`` records. Large reads take their turn with
-        other DuckDB work on reads (``ONE_DUCKDB_AT_A_TIME``), so several days read at once never
-        hold several memory limits' worth of DuckDB; small ones are judged at once."""
-        with (
-            nullcontext() if records <= SMALL_JUDGING_RECORDS else ONE_DUCKDB_AT_A_TIME,
-            self._connect() as conn,
-        ):
+        """An in-memory DuckDB for judging ``records`` records, in its turn (``DUCKDB_TURNS``): a
+        large read alone, so several days read at once never hold several memory limits' worth of
+        DuckDB; a small one beside other small work."""
+        with DUCKDB_TURNS.turn(alone=records > SMALL_JUDGING_RECORDS), self._connect() as conn:
             yield conn
 
     def _connect(self) -> duckdb.DuckDBPyConnection:

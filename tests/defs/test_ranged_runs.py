@@ -4,9 +4,11 @@ The truth is ``records_for_local_day(day, zone)``: the simulator's own reading o
 submitTime falls on local day D in zone Z", which shares no code with the pipeline's windows.
 """
 
+import itertools
 import json
 import math
 import threading
+import time
 from datetime import date
 
 from dagster import AssetKey
@@ -59,32 +61,50 @@ def test_a_range_east_of_utc_lands_each_local_day_with_its_own_results(monkeypat
     assert len(checks) == 9 * len(days)
 
 
-def test_a_range_records_each_week_of_marts_before_the_days_after_it_have_landed(
+def test_a_range_builds_each_week_of_marts_while_the_days_after_it_are_still_being_read(
     monkeypatch, tmp_path, make_simulator
 ):
-    # One day read at a time, so days settle in order: the first week's marts must be built and
-    # recorded while the eighth day is still to come, not after the whole range has landed.
-    simulator = make_simulator(records_per_day=120)
+    # One day read at a time, so requests come day by day. The eighth day's first answer is held
+    # back until the first week's call facts are exported: a step that builds the marts only
+    # once every day has landed would hold it back for all of 20 s (the client waits 30 s).
+    exports = tmp_path / "warehouse" / "exports" / "call_facts"
+    answers = itertools.count(1)
+    waited: list[bool] = []
+    first_week_requests = 0
+
+    def sleep(seconds: float) -> None:
+        if next(answers) == first_week_requests + 1:
+            week = [exports / f"call_date={day}.parquet" for day in days[:7]]
+            waited.append(wait_until(lambda: all(path.exists() for path in week), timeout_s=20))
+
+    simulator = make_simulator(records_per_day=120, sleep=sleep, latency_ms=1)
     pipeline = make_pipeline(monkeypatch, tmp_path, simulator, days_in_flight=1, page_size=40)
     days = pipeline.partitions_def.get_partition_keys()[-8:]
+    pages = {
+        day: max(1, math.ceil(len(simulator.records_for_local_day(date.fromisoformat(day), "UTC")) / 40))
+        for day in days
+    }
+    first_week_requests = sum(pages[day] for day in days[:7])
 
     result = pipeline.run_range(days[0], days[-1])
 
     assert result.success, pipeline.failure_message(result)
-    order = [
-        (m.asset_key, m.partition)
-        for m in (
-            event.event_specific_data.materialization for event in result.get_asset_materialization_events()
-        )
-    ]
-    first_week_built = max(order.index((FACTS, day)) for day in days[:7])
-    assert first_week_built < order.index((RAW, days[7]))
-    assert sorted(day for key, day in order if key == FACTS) == days
+    assert waited == [True]  # the first week was exported before the eighth day's first answer
+    assert sorted(pipeline.materializations(result, FACTS)) == days
     # Each day's own requests: one per page, none retried (the run's are logged, not per day).
     for day, materialization in pipeline.materializations(result, RAW).items():
-        pages = max(1, math.ceil(len(simulator.records_for_local_day(date.fromisoformat(day), "UTC")) / 40))
         metadata = materialization.metadata
-        assert (metadata["requests_sent"].value, metadata["request_retries"].value) == (pages, 0), day
+        assert (metadata["requests_sent"].value, metadata["request_retries"].value) == (pages[day], 0), day
+
+
+def wait_until(done, timeout_s: float) -> bool:
+    """Poll ``done`` until it holds (True) or ``timeout_s`` passes (False)."""
+    deadline = time.monotonic() + timeout_s
+    while not done():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 def test_a_failure_while_building_the_marts_stops_the_reads_still_under_way(

@@ -11,11 +11,9 @@ step records it and builds the marts of finished weeks while later days are stil
 
 import asyncio
 import contextlib
-import queue
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -27,13 +25,15 @@ from laaffic_pipeline.api.client import RequestCounts
 from laaffic_pipeline.api.errors import LaafficError
 from laaffic_pipeline.api.stable_read import StableRead, read_stable_window
 from laaffic_pipeline.api.window import format_api_time, retention_floor
+from laaffic_pipeline.defs.mailbox import DaySettled, LandingEnded, Mailbox
 from laaffic_pipeline.defs.partitions import daily_partitions, query_window
-from laaffic_pipeline.defs.resources import LaafficApiResource, WarehouseResource
+from laaffic_pipeline.defs.resources import LaafficApiResource, WarehouseResource, WarehouseSession
 from laaffic_pipeline.warehouse.connection import WarehouseLockedError
 from laaffic_pipeline.warehouse.landing import PartitionShrinkError, replace_raw_partition
 from laaffic_pipeline.warehouse.schema_drift import SchemaDrift, schema_drift
 from laaffic_pipeline.warehouse.sql import query_rows
-from laaffic_pipeline.warehouse.staging import ONE_DUCKDB_AT_A_TIME, StagedNdjsonRead
+from laaffic_pipeline.warehouse.staging import StagedNdjsonRead
+from laaffic_pipeline.warehouse.turns import DUCKDB_TURNS, SMALL_WAREHOUSE_RECORDS
 
 
 @dataclass
@@ -61,42 +61,21 @@ def refuse_expired_days(keys: list[str], now: datetime) -> None:
         )
 
 
-class QueuedLog:
-    """A logger for the background thread: its lines reach Dagster's log from the step's thread."""
-
-    def __init__(self, messages: "queue.SimpleQueue[Any]") -> None:
-        self._messages = messages
-
-    def debug(self, message: str) -> None:
-        self._messages.put(("debug", message))
-
-    def info(self, message: str) -> None:
-        self._messages.put(("info", message))
-
-    def warning(self, message: str) -> None:
-        self._messages.put(("warning", message))
-
-    def error(self, message: str) -> None:
-        self._messages.put(("error", message))
-
-
-@dataclass
-class _Finished:
-    error: BaseException | None = None
-
-
 @dataclass
 class DayLanding:
     """Every day of a run, fetched and landed in a background thread; use as ``with``.
 
-    ``settled()`` yields each day's key once it has landed (``landed``) or failed (``failed``,
-    and whether a retry could help in ``retryable``), in the order that happens. Leaving the
-    ``with`` block early cancels the reads still under way; nothing half-read is landed.
+    Each day posts ``DaySettled`` to the ``mailbox`` once it has landed (``landed``) or failed
+    (``failed``, and whether a retry could help in ``retryable``); ``LandingEnded`` follows the
+    last. Leaving the ``with`` block early cancels the reads still under way; nothing half-read is
+    landed.
     """
 
     context: dg.AssetExecutionContext
     laaffic: LaafficApiResource
     duckdb: WarehouseResource
+    warehouse: WarehouseSession
+    mailbox: Mailbox
     keys: list[str]
     allow_fewer_rows: bool
     days_in_flight: int
@@ -113,7 +92,6 @@ class DayLanding:
         self._database = Path(self.duckdb.database)
         self._database.parent.mkdir(parents=True, exist_ok=True)
         self._memory_limit = str(self.duckdb.connection_config.get("memory_limit", "1GB"))
-        self._messages: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="laaffic-landing", daemon=True)
         self._stop = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -134,20 +112,9 @@ class DayLanding:
                 loop.call_soon_threadsafe(task.cancel)
         self._thread.join()
 
-    def settled(self) -> Iterator[str]:
-        """Each day's key as it lands or fails; relays the background thread's log lines meanwhile."""
-        while True:
-            message = self._messages.get()
-            if isinstance(message, _Finished):
-                if message.error is not None:
-                    raise message.error
-                break
-            kind, value = message
-            if kind == "settled":
-                yield value
-            else:
-                getattr(self.context.log, kind)(value)
-        self.context.log.info(
+    def summary(self) -> str:
+        """One line for the run log once every day has settled."""
+        return (
             f"Landed {len(self.landed)} of {len(self.keys)} day(s) with {self.requests.sent} requests "
             f"({self.requests.retries} retried after an error, {self.requests.throttled} after HTTP 429)"
         )
@@ -156,14 +123,15 @@ class DayLanding:
         try:
             asyncio.run(self._fetch_all())
         except BaseException as error:  # handed to the step's thread, which raises it
-            self._messages.put(_Finished(error))
+            self.mailbox.post(LandingEnded(error))
         else:
-            self._messages.put(_Finished())
+            self.mailbox.post(LandingEnded())
 
     def _land(self, key: str, read: StableRead, counts: RequestCounts) -> LandedDay:
         window = self._windows[key]
-        read.staged.figures()  # judged already (cached): the turn below is the landing's alone
-        with ONE_DUCKDB_AT_A_TIME, self.duckdb.get_connection() as conn:
+        read.staged.figures()  # judged already (cached): no judging inside the landing's turn
+        alone = read.staged.records > SMALL_WAREHOUSE_RECORDS
+        with DUCKDB_TURNS.turn(alone=alone), self.warehouse.cursor() as conn:
             landed = replace_raw_partition(
                 conn,
                 date.fromisoformat(key),
@@ -172,6 +140,7 @@ class DayLanding:
                 window.end_time,
                 read.reads,
                 allow_fewer_rows=self.allow_fewer_rows,
+                prepared=True,  # by the step's warehouse session, see defs/daily.py
             )
             (figures,) = query_rows(conn, "page_count_consistency", {"partition_date": key})
             drift = schema_drift(conn, date.fromisoformat(key))
@@ -199,7 +168,7 @@ class DayLanding:
             return
         day_slots = asyncio.Semaphore(self.days_in_flight)
         one_writer = asyncio.Lock()
-        log = QueuedLog(self._messages)
+        log = self.mailbox.logger()
         async with self.laaffic.client(log) as client:
 
             async def one(key: str) -> None:
@@ -226,7 +195,7 @@ class DayLanding:
                         self.retryable = False
                     finally:
                         shutil.rmtree(folder, ignore_errors=True)
-                    self._messages.put(("settled", key))
+                    self.mailbox.post(DaySettled(key))
 
             try:
                 await asyncio.gather(*(one(key) for key in self.keys))
