@@ -29,7 +29,7 @@ from laaffic_pipeline.defs.mailbox import DaySettled, LandingEnded, Mailbox
 from laaffic_pipeline.defs.partitions import daily_partitions, query_window
 from laaffic_pipeline.defs.resources import LaafficApiResource, WarehouseResource, WarehouseSession
 from laaffic_pipeline.warehouse.connection import WarehouseLockedError
-from laaffic_pipeline.warehouse.landing import PartitionShrinkError, replace_raw_partition
+from laaffic_pipeline.warehouse.landing import LandedPartition, PartitionShrinkError, replace_raw_partition
 from laaffic_pipeline.warehouse.schema_drift import SchemaDrift, schema_drift
 from laaffic_pipeline.warehouse.sql import query_rows
 from laaffic_pipeline.warehouse.staging import StagedNdjsonRead
@@ -127,12 +127,13 @@ class DayLanding:
         else:
             self.mailbox.post(LandingEnded())
 
-    def _land(self, key: str, read: StableRead, counts: RequestCounts) -> LandedDay:
+    def _write(self, key: str, read: StableRead) -> LandedPartition:
+        """Replace the day's raw rows with the read's: the only part that waits for the one writer."""
         window = self._windows[key]
         read.staged.figures()  # judged already (cached): no judging inside the landing's turn
         alone = read.staged.records > SMALL_WAREHOUSE_RECORDS
         with DUCKDB_TURNS.turn(alone=alone), self.warehouse.cursor() as conn:
-            landed = replace_raw_partition(
+            return replace_raw_partition(
                 conn,
                 date.fromisoformat(key),
                 read.staged,
@@ -142,6 +143,14 @@ class DayLanding:
                 allow_fewer_rows=self.allow_fewer_rows,
                 prepared=True,  # by the step's warehouse session, see defs/daily.py
             )
+
+    def _inspect(
+        self, key: str, read: StableRead, counts: RequestCounts, landed: LandedPartition
+    ) -> LandedDay:
+        """What the landed day holds (page figures, schema drift): beside the next day's landing."""
+        window = self._windows[key]
+        alone = read.staged.records > SMALL_WAREHOUSE_RECORDS
+        with DUCKDB_TURNS.turn(alone=alone), self.warehouse.cursor() as conn:
             (figures,) = query_rows(conn, "page_count_consistency", {"partition_date": key})
             drift = schema_drift(conn, date.fromisoformat(key))
         summary = read.staged.page_summary()
@@ -186,7 +195,9 @@ class DayLanding:
                         )
                         # The warehouse is locked only now: the whole day is fetched and verified.
                         async with one_writer:
-                            self.landed[key] = await asyncio.to_thread(self._land, key, read, counts)
+                            written = await asyncio.to_thread(self._write, key, read)
+                        inspect = self._inspect
+                        self.landed[key] = await asyncio.to_thread(inspect, key, read, counts, written)
                     except (LaafficError, WarehouseLockedError) as error:
                         self.failed[key] = str(error)
                         self.retryable &= getattr(error, "retryable", True)
