@@ -54,10 +54,11 @@ class LaafficApiResource(dg.ConfigurableResource):
 class WarehouseResource(DuckDBResource):
     """The DuckDB warehouse file, waiting for the file lock instead of failing at once.
 
-    Connect only to write: while the connection is open, nobody else can open the file. The
-    step opens one ``session`` at its first write and closes it when it ends; analysts read the
-    Parquet exports through their own file instead. ``get_connection`` waits up to ``LAAFFIC_DUCKDB_LOCK_TIMEOUT_S`` for another process's
-    lock, logging who holds it, then raises ``WarehouseLockedError``; nothing is written meanwhile.
+    Connect only to write: while the connection is open, nobody else can open the file. The step
+    opens one ``session`` at its first write and closes it when it ends; analysts read the Parquet
+    exports through their own file instead. ``get_connection`` waits up to
+    ``LAAFFIC_DUCKDB_LOCK_TIMEOUT_S`` for another process's lock, logging who holds it, then raises
+    ``WarehouseLockedError``; nothing is written meanwhile.
     """
 
     settings: WarehouseSettings = Field(

@@ -22,8 +22,15 @@ class DuckDBTurns:
     def __init__(self) -> None:
         self._changed = threading.Condition()
         self._small_running = 0
+        self._small_waiting = 0
         self._large_running = False
         self._large_waiting = 0
+
+    @property
+    def waiting(self) -> tuple[int, int]:
+        """How many (small, large) turns are waiting now."""
+        with self._changed:
+            return self._small_waiting, self._large_waiting
 
     @contextmanager
     def turn(self, *, alone: bool) -> Iterator[None]:
@@ -35,7 +42,9 @@ class DuckDBTurns:
                 self._large_waiting -= 1
                 self._large_running = True
             else:
+                self._small_waiting += 1
                 self._changed.wait_for(lambda: not self._large_running and self._large_waiting == 0)
+                self._small_waiting -= 1
                 self._small_running += 1
         try:
             yield
