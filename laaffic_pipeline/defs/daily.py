@@ -5,6 +5,10 @@ schedule: ``BackfillPolicy.single_run()``). Either way each day is its own API w
 raw transaction, and its own materialization and check results in the UI. A day whose page-count
 check fails is landed but not built into the marts, the other days are, and the run fails naming
 it. The UI can also materialize a subset, e.g. the marts alone to restate stored days from raw.
+
+A range streams: one worker thread reads and lands the days, another builds the marts of each
+week whose days have settled, and the step's own thread records what they post (``mailbox``), so
+the UI shows each day as it lands and the marts are built while later days are still read.
 """
 
 import time
