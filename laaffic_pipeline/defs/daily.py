@@ -89,9 +89,19 @@ def laaffic_days(
         if building:
             ensure_mart_tables(conn, SETTINGS.cost_currency)
 
-    # One warehouse connection for the step's writes: each day and week is a cursor of it.
-    with duckdb.session(prepare) as warehouse:
-        yield from materialize_days(context, config, laaffic, duckdb, warehouse, building=building)
+    try:
+        # One warehouse connection for the step's writes: each day and week is a cursor of it.
+        with duckdb.session(prepare) as warehouse:
+            yield from materialize_days(context, config, laaffic, duckdb, warehouse, building=building)
+    except (dg.DagsterExecutionInterruptedError, KeyboardInterrupt) as interrupt:
+        # Dagster re-runs an interrupted step that has a retry policy, so the UI's Terminate (or
+        # Ctrl-C on `dg launch`) would be followed by the whole range again 30 s later: stop instead.
+        raise dg.Failure(
+            "The run was interrupted (terminated from the UI, Ctrl-C or a shutdown) and is not "
+            "retried. Each day landed before that is stored whole and recorded; the others were not "
+            "written. Launch the range again to finish it.",
+            allow_retries=False,
+        ) from interrupt
 
 
 def materialize_days(
