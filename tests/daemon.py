@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from laaffic_pipeline.defs.jobs import DAILY_JOB_NAME
+from tests.conftest import TEST_API_KEY, TEST_API_SECRET
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -36,6 +37,21 @@ def isolated_env(home: Path, settings: dict[str, str]) -> dict[str, str]:
         name: value for name, value in os.environ.items() if not name.startswith(("LAAFFIC_", "DAGSTER_"))
     }
     return {**kept, "DAGSTER_HOME": str(home), **settings}
+
+
+def pipeline_env(home: Path, base_url: str, warehouse: Path, settings: dict[str, str]) -> dict[str, str]:
+    """``isolated_env`` for the pipeline against the simulator at ``base_url`` (the tests'
+    credentials), writing ``warehouse``, with ``settings`` on top."""
+    return isolated_env(
+        home,
+        {
+            "LAAFFIC_API_KEY": TEST_API_KEY,
+            "LAAFFIC_API_SECRET": TEST_API_SECRET,
+            "LAAFFIC_BASE_URL": base_url,
+            "LAAFFIC_DUCKDB_PATH": str(warehouse),
+            **settings,
+        },
+    )
 
 
 def queue_backfill(env: dict[str, str], partitions: Sequence[str]) -> None:

@@ -18,8 +18,7 @@ from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFil
 
 from laaffic_pipeline.defs.jobs import DAILY_JOB_NAME
 from laaffic_pipeline.simulator import FaultConfig
-from tests.conftest import TEST_API_KEY, TEST_API_SECRET
-from tests.daemon import dagster_home, isolated_env, queue_backfill, start_daemon, stop
+from tests.daemon import dagster_home, pipeline_env, queue_backfill, start_daemon, stop
 
 PARTITIONS = 6
 LOOKBACK_DAYS = 2
@@ -64,13 +63,11 @@ def test_a_backfill_and_the_nightly_schedule_never_work_on_the_same_days_at_once
     simulator = make_simulator(records_per_day=600, faults=FaultConfig(latency_ms=50))
     home = dagster_home(tmp_path)
     warehouse = tmp_path / "data" / "laaffic.duckdb"
-    env = isolated_env(
+    env = pipeline_env(
         home,
+        simulator.base_url,
+        warehouse,
         {
-            "LAAFFIC_API_KEY": TEST_API_KEY,
-            "LAAFFIC_API_SECRET": TEST_API_SECRET,
-            "LAAFFIC_BASE_URL": simulator.base_url,
-            "LAAFFIC_DUCKDB_PATH": str(warehouse),
             "LAAFFIC_PAGE_SIZE": "50",
             "LAAFFIC_CONCURRENCY": "2",
             "LAAFFIC_STEP_RETRIES": "0",  # a lock error must not be hidden by a step retry

@@ -20,8 +20,7 @@ import duckdb
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
 
 from laaffic_pipeline.defs.jobs import DAILY_JOB_NAME
-from tests.conftest import TEST_API_KEY, TEST_API_SECRET
-from tests.daemon import BIN, REPO_ROOT, dagster_home, isolated_env
+from tests.daemon import BIN, REPO_ROOT, dagster_home, pipeline_env
 
 WAIT_S = 120  # only reached when the behaviour under test is broken
 RAW = ["raw", "call_records"]
@@ -52,13 +51,11 @@ def test_an_interrupted_range_stops_keeps_its_landed_days_and_is_not_retried(tmp
     first_day_pages = math.ceil(len(first_day) / 100)
     home = dagster_home(tmp_path)
     warehouse = tmp_path / "data" / "laaffic.duckdb"
-    env = isolated_env(
+    env = pipeline_env(
         home,
+        simulator.base_url,
+        warehouse,
         {
-            "LAAFFIC_API_KEY": TEST_API_KEY,
-            "LAAFFIC_API_SECRET": TEST_API_SECRET,
-            "LAAFFIC_BASE_URL": simulator.base_url,
-            "LAAFFIC_DUCKDB_PATH": str(warehouse),
             "LAAFFIC_TIMEZONE": "UTC",
             "LAAFFIC_DAYS_IN_FLIGHT": "1",
         },
