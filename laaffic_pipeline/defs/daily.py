@@ -119,7 +119,6 @@ def materialize_days(
     keys = list(context.partition_keys)
     landing_raw = RAW_CALL_RECORDS_KEY in context.selected_asset_keys
     kept_out: dict[str, str] = {}  # days landed but left out of the marts (failed page check)
-    landed_rows: dict[str, int] = {}  # rows each day landed in this run
     mailbox = Mailbox()
     started = time.monotonic()
     with ExitStack() as stack:
@@ -139,8 +138,9 @@ def materialize_days(
             if landing_raw
             else None
         )
+        landed = landing.landed if landing is not None else {}
         marts = (
-            stack.enter_context(MartsBuild(context, warehouse, mailbox, kept_out, landed_rows))
+            stack.enter_context(MartsBuild(context, warehouse, mailbox, kept_out, landed))
             if building
             else None
         )
@@ -158,9 +158,7 @@ def materialize_days(
                 settled.add(message.key)
                 assert landing is not None
                 if message.key in landing.landed:
-                    landed_day = landing.landed[message.key]
-                    landed_rows[message.key] = landed_day.metadata["dagster/row_count"]
-                    yield from record_landed_day(message.key, landed_day, kept_out)
+                    yield from record_landed_day(message.key, landing.landed[message.key], kept_out)
                 if marts is not None:
                     # Day D's call facts read raw D-1, and its cost band the days before: the marts
                     # are built for the days all of whose predecessors in the run have settled.
@@ -178,7 +176,8 @@ def materialize_days(
                     f"Fetched and landed {len(landing.landed)} day(s) in {time.monotonic() - started:.1f}s"
                 )
             elif isinstance(message, WeekBuilt):
-                yield from marts.received(message) if marts is not None else ()
+                assert marts is not None
+                yield from marts.received(message)
         if marts is not None:
             if (analytics := marts.write_analytics_file()) is not None:
                 context.log.info(f"Wrote the analysts' file {analytics} (views over the Parquet exports)")
@@ -219,7 +218,7 @@ def record_landed_day(
     yield evaluation(page_check, key)
     yield evaluation(schema_drift_result(landed.drift), key)
     if not page_check.passed:
-        kept_out[key] = f"{PAGE_COUNT_CHECK} failed ({page_check.description}); its marts were not rebuilt"
+        kept_out[key] = kept_out_because(page_check.description or "")
 
 
 def stored_days_failing_page_check(warehouse: WarehouseSession, keys: list[str]) -> dict[str, str]:
@@ -230,10 +229,13 @@ def stored_days_failing_page_check(warehouse: WarehouseSession, keys: list[str])
             (figures,) = query_rows(conn, "page_count_consistency", {"partition_date": key})
             problems = page_count_problems(figures)
             if problems:
-                failing[key] = (
-                    f"{PAGE_COUNT_CHECK} failed ({'; '.join(problems)}); its marts were not rebuilt"
-                )
+                failing[key] = kept_out_because("; ".join(problems))
     return failing
+
+
+def kept_out_because(problems: str) -> str:
+    """Why a day is left out of the marts, as the run's failure names it."""
+    return f"{PAGE_COUNT_CHECK} failed ({problems}); its marts were not rebuilt"
 
 
 class MartsBuild:
@@ -241,7 +243,7 @@ class MartsBuild:
 
     DuckDB's working set stays that of a week whatever the range, each day is rebuilt whole in one
     transaction, and a week takes its turn (``DUCKDB_TURNS``): beside the landings under way when
-    the week is small (``rows`` says how many rows each day landed in this run), alone otherwise.
+    the week is small (``landed`` holds the days this run landed, with their rows), alone otherwise.
     Weeks are built one after another, oldest first (a day's cost band reads the days before it);
     each posts ``WeekBuilt`` with its Dagster events to the ``mailbox``.
     """
@@ -252,13 +254,13 @@ class MartsBuild:
         warehouse: WarehouseSession,
         mailbox: Mailbox,
         kept_out: dict[str, str],
-        rows: Mapping[str, int],
+        landed: Mapping[str, LandedDay],
     ) -> None:
         self._selected = context.selected_asset_keys
         self._warehouse = warehouse
         self._mailbox = mailbox
         self._kept_out = kept_out
-        self._rows = rows
+        self._landed = landed
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="laaffic-marts")
         self._submitted: set[str] = set()
         self.pending = 0  # weeks submitted and not yet received
@@ -303,21 +305,25 @@ class MartsBuild:
         try:
             week = [date.fromisoformat(key) for key in keys]
             exports = exports_dir(self._warehouse.database)
-            rows = [self._rows.get(key) for key in keys]
-            alone = None in rows or sum(rows) > SMALL_WAREHOUSE_RECORDS  # type: ignore[arg-type]
+            # Days this run did not land (a marts-only run) are of unknown size: built alone.
+            alone = (
+                any(key not in self._landed for key in keys)
+                or sum(self._landed[key].metadata["dagster/row_count"] for key in keys)
+                > SMALL_WAREHOUSE_RECORDS
+            )
             with DUCKDB_TURNS.turn(alone=alone), self._warehouse.cursor() as conn:
                 built = rebuild_marts(conn, week, SETTINGS.cost_currency, prepared=True)
                 events = [
                     event for day in week for event in record_day(conn, self._selected, day, built, exports)
                 ]
         except BaseException as error:
-            self._mailbox.post(WeekBuilt(keys, [], time.monotonic() - started, error))
+            self._mailbox.post(WeekBuilt(keys, [], error))
         else:
             seconds = time.monotonic() - started
             self._mailbox.post(
                 Log("info", f"Rebuilt, exported and checked the marts of {len(keys)} days: {seconds:.1f}s")
             )
-            self._mailbox.post(WeekBuilt(keys, events, seconds))
+            self._mailbox.post(WeekBuilt(keys, events))
 
 
 def record_day(

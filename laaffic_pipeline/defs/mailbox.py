@@ -38,7 +38,6 @@ class WeekBuilt:
 
     keys: list[str]
     events: list[Any]
-    seconds: float
     error: BaseException | None = None
 
 

@@ -21,14 +21,14 @@ def prepare_for_landing(conn: duckdb.DuckDBPyConnection) -> None:
     prepared=True)``), once for a connection shared by several writers: creating tables and
     changing settings while another writer's transaction is open would conflict with it."""
     ensure_raw_tables(conn)
-    for statement in LANDING_SETTINGS:
-        conn.execute(f"SET {statement}")
+    for name, value in LANDING_SETTINGS.items():
+        conn.execute(f"SET {name} = {value}")
 
 
 # One stream of JSON into one table: on one thread, in any order, DuckDB's buffers stay inside its
 # memory limit (a 1M-record day at 256MB runs out of memory on two threads, at equal speed).
 # Both settings are the whole database's, not one connection's.
-LANDING_SETTINGS = ("threads = 1", "preserve_insertion_order = false")
+LANDING_SETTINGS = {"threads": "1", "preserve_insertion_order": "false"}
 
 
 class PartitionShrinkError(RuntimeError):
@@ -99,8 +99,8 @@ def replace_raw_partition(
         raise
     finally:
         if not prepared:
-            for statement in LANDING_SETTINGS:
-                conn.execute(f"RESET {statement.split(' = ')[0]}")
+            for name in LANDING_SETTINGS:
+                conn.execute(f"RESET {name}")
     return LandedPartition(rows_before, rows_after)
 
 
