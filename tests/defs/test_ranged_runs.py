@@ -4,16 +4,22 @@ The truth is ``records_for_local_day(day, zone)``: the simulator's own reading o
 submitTime falls on local day D in zone Z", which shares no code with the pipeline's windows.
 """
 
+import calendar
 import itertools
 import json
 import math
 import threading
 import time
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
 
+import duckdb
 from dagster import AssetKey
 
 from laaffic_pipeline.simulator import FaultConfig
+from laaffic_pipeline.warehouse.landing import replace_raw_partition
+from laaffic_pipeline.warehouse.staging import StagedNdjsonRead
 from tests.defs.pipeline import make_pipeline
 
 RAW = AssetKey(["raw", "call_records"])
@@ -216,18 +222,101 @@ def test_a_failed_page_check_is_not_retried_by_the_step_retry_policy(monkeypatch
     assert pipeline.materializations(result, FACTS) == {}
 
 
-def test_a_range_reaching_past_retention_is_refused_once_before_any_request(monkeypatch, tmp_path, simulator):
-    pipeline = make_pipeline(monkeypatch, tmp_path, simulator, start_date="2026-01-01")
-    keys = pipeline.partitions_def.get_partition_keys()
+def first_servable_day(now: datetime) -> date:
+    """The first whole UTC day the API serves at ``now``: its 00:00 is at or after the same instant
+    two calendar months earlier (the document's "recent two months"), written out here."""
+    month = now.month - 2 + (12 if now.month <= 2 else 0)
+    year = now.year - (1 if now.month <= 2 else 0)
+    floor = now.replace(year=year, month=month, day=min(now.day, calendar.monthrange(year, month)[1]))
+    day = floor.date()
+    return day if datetime.combine(day, datetime.min.time(), UTC) >= floor else day + timedelta(days=1)
+
+
+def store_day_directly(pipeline, simulator, day: date) -> list[dict]:
+    """Land ``day``'s records as an earlier run did, without the API (the day may be past its
+    retention now): the warehouse's own landing of one staged read of them."""
+    records = simulator.records_for_local_day(day, "UTC")
+    folder = Path(pipeline.duckdb_path).parent / "seed"
+    folder.mkdir(parents=True, exist_ok=True)
+    staged = StagedNdjsonRead(folder, 1, "256MB")
+    pages = max(1, math.ceil(len(records) / 100))
+    for number in range(1, pages + 1):
+        chunk = records[(number - 1) * 100 : number * 100]
+        staged.write_page(
+            number, datetime.now(UTC), SimpleNamespace(total=len(records), pages=pages, records=chunk)
+        )
+    staged.close()
+    start = datetime.combine(day, datetime.min.time(), UTC)
+    with duckdb.connect(pipeline.duckdb_path) as conn:
+        replace_raw_partition(
+            conn, day, staged, start.isoformat(), (start + timedelta(days=1)).isoformat(), 1
+        )
+    return records
+
+
+def test_a_range_reaching_past_retention_lands_what_the_api_serves_and_fails_once_naming_the_rest(
+    monkeypatch, tmp_path, simulator
+):
+    first = first_servable_day(datetime.now(UTC))
+    start = first - timedelta(days=3)
+    pipeline = make_pipeline(monkeypatch, tmp_path, simulator, start_date=start.isoformat())
+    servable = [(first + timedelta(days=n)).isoformat() for n in range(2)]
     simulator.reset_counters()
 
-    result = pipeline.run_range(keys[0], keys[-1])
+    result = pipeline.run_range(start.isoformat(), servable[-1])
 
     assert not result.success
     message = pipeline.failure_message(result)
-    assert "before the API's retention limit" in message
-    assert f"({keys[0]} .. " in message
+    assert (
+        f"3 day(s) {start} .. {first - timedelta(days=1)}: they start before the API's retention limit"
+        in message
+    )
+    assert "nothing was requested for them" in message
+    assert sorted(pipeline.materializations(result, RAW)) == servable
+    assert sorted(pipeline.materializations(result, FACTS)) == servable
+    expected_pages = sum(
+        math.ceil(len(simulator.records_for_local_day(date.fromisoformat(day), "UTC")) / 100)
+        for day in servable
+    )
+    assert simulator.request_count == expected_pages  # not one request for the three days before
+
+
+def test_a_stored_day_past_retention_is_kept_as_stored_and_its_marts_rebuilt_alone_or_in_a_range(
+    monkeypatch, tmp_path, simulator
+):
+    first = first_servable_day(datetime.now(UTC))
+    old = first - timedelta(days=1)  # the last day the API no longer serves
+    pipeline = make_pipeline(
+        monkeypatch, tmp_path, simulator, start_date=(old - timedelta(days=1)).isoformat()
+    )
+    records = store_day_directly(pipeline, simulator, old)
+    stored = "SELECT page, position, fetched_at, record FROM raw.call_records WHERE partition_date = ? ORDER BY 1,2"
+    before = pipeline.query(stored, [old])
+    simulator.reset_counters()
+
+    alone = pipeline.run(old.isoformat())
+
+    assert alone.success, pipeline.failure_message(alone)
     assert simulator.request_count == 0
+    assert pipeline.query(stored, [old]) == before
+    assert [json.loads(row[3]) for row in before] == records
+    metadata = pipeline.materializations(alone, RAW)[old.isoformat()].metadata
+    assert "kept as stored" in metadata["kept_as_stored"].value
+    assert metadata["requests_sent"].value == 0
+    assert fact_days(pipeline) == {old.isoformat(): len(records)}
+    assert pipeline.checks(alone)[("page_count_consistency", old.isoformat())].passed
+
+    in_range = pipeline.run_range((old - timedelta(days=1)).isoformat(), first.isoformat())
+
+    assert not in_range.success  # the day before, with nothing stored, is the one failure
+    message = pipeline.failure_message(in_range)
+    assert f"1 day(s) {old - timedelta(days=1)}: they start before" in message
+    assert str(old) + ":" not in message
+    assert pipeline.query(stored, [old]) == before
+    built = fact_days(pipeline)
+    assert built[old.isoformat()] == len(records)
+    assert built[first.isoformat()] == len(simulator.records_for_local_day(first, "UTC"))
+    assert sorted(pipeline.materializations(in_range, FACTS)) == [old.isoformat(), first.isoformat()]
 
 
 def test_the_marts_alone_restate_stored_days_in_another_cost_currency_without_the_api(
