@@ -8,10 +8,7 @@ import os
 import signal
 import sys
 import threading
-from collections import defaultdict
 from collections.abc import Sequence
-from datetime import date
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -189,102 +186,6 @@ def run_sql_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_rebuild_marts_command(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser(
-        "rebuild-marts",
-        help="rebuild both marts from the stored raw records (no API call), then re-export them",
-        description="Rebuild marts.call_facts and marts.daily_costs from raw for every stored day in "
-        "the range (default: all) with the current LAAFFIC_COST_CURRENCY, and rewrite those days' "
-        "Parquet exports; nothing else is refreshed. Corrects history after a change of "
-        "LAAFFIC_COST_CURRENCY without calling the API (which keeps only two months anyway).",
-    )
-    parser.add_argument(
-        "--from", dest="first", type=_day, metavar="YYYY-MM-DD", help="first day (default: oldest)"
-    )
-    parser.add_argument(
-        "--to", dest="last", type=_day, metavar="YYYY-MM-DD", help="last day (default: newest)"
-    )
-    parser.set_defaults(run=run_rebuild_marts, parser=parser)
-
-
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a day YYYY-MM-DD") from None
-
-
-def run_rebuild_marts(args: argparse.Namespace) -> int:
-    from laaffic_pipeline.settings import PipelineSettings, SettingsError
-    from laaffic_pipeline.warehouse.connection import WarehouseLockedError, connect_waiting
-    from laaffic_pipeline.warehouse.exports import export_partition, exports_dir
-    from laaffic_pipeline.warehouse.marts import rebuild_marts, stored_days
-    from laaffic_pipeline.warehouse.tables import MARTS_CALL_FACTS, MARTS_DAILY_COSTS
-
-    if args.first and args.last and args.first > args.last:
-        args.parser.error(f"--from {args.first} is after --to {args.last}")
-    try:
-        settings = PipelineSettings.from_env()
-    except SettingsError as error:
-        print(f"laaffic-pipeline rebuild-marts: {error}", file=sys.stderr)
-        return 1
-    warehouse = settings.warehouse
-    if not Path(warehouse.duckdb_path).is_file():
-        print(f"laaffic-pipeline rebuild-marts: no warehouse at {warehouse.duckdb_path}", file=sys.stderr)
-        return 1
-    try:  # the pipeline's own wait for the lock and DuckDB settings (WarehouseResource)
-        conn = connect_waiting(
-            warehouse.duckdb_path,
-            read_only=False,
-            wait_s=warehouse.duckdb_lock_timeout_s,
-            initial_wait_s=0.5,
-            config={
-                "storage_compatibility_version": warehouse.duckdb_storage_version,
-                "memory_limit": warehouse.duckdb_memory_limit,
-            },
-            advice="Nothing was rebuilt (LAAFFIC_DUCKDB_LOCK_TIMEOUT_S); try again when it is free.",
-        )
-    except WarehouseLockedError as error:
-        print(f"laaffic-pipeline rebuild-marts: {error}", file=sys.stderr)
-        return 1
-    try:
-        days = [
-            day
-            for day in stored_days(conn)
-            if (args.first is None or day >= args.first) and (args.last is None or day <= args.last)
-        ]
-        built = rebuild_marts(conn, days, settings.cost_currency)
-        exports = exports_dir(warehouse.duckdb_path)
-        for day in built.days:
-            for table in (MARTS_CALL_FACTS, MARTS_DAILY_COSTS):
-                export_partition(conn, table, day, exports)
-    finally:
-        conn.close()
-    print(_rebuild_summary(built.days, built.daily_costs, settings.cost_currency, exports))
-    return 0
-
-
-def _rebuild_summary(days: list[date], builds: dict[date, Any], cost_currency: str, exports: Path) -> str:
-    """The days rebuilt and, over them, each currency's calls and total cost."""
-    if not days:
-        return "No stored days in that range: nothing rebuilt."
-    calls: dict[str, int] = defaultdict(int)
-    totals: dict[str, Decimal] = defaultdict(Decimal)
-    for build in builds.values():
-        for row in build.by_currency:
-            currency = row["currency"] or "(no currency)"
-            calls[currency] += row["calls"]
-            totals[currency] += row["total_cost"] or 0
-    lines = [
-        f"Rebuilt {len(days)} day(s) from raw with LAAFFIC_COST_CURRENCY={cost_currency}: "
-        + ", ".join(day.isoformat() for day in days),
-        f"Re-exported their Parquet files under {exports}",
-        "Total cost per currency over those days:",
-        *(f"  {currency}: {totals[currency]} ({calls[currency]} calls)" for currency in sorted(totals)),
-    ]
-    return "\n".join(lines)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="laaffic-pipeline", description="Laaffic call records into a DuckDB warehouse."
@@ -295,7 +196,6 @@ def build_parser() -> argparse.ArgumentParser:
     add_dev_command(commands)
     add_report_command(commands)
     add_sql_command(commands)
-    add_rebuild_marts_command(commands)
     return parser
 
 

@@ -189,5 +189,5 @@ def test_marts_and_checks_run_in_dagster_for_one_partition(monkeypatch, tmp_path
 
 
 def test_the_flagged_share_threshold_comes_from_the_environment():
-    assert PipelineSettings.from_env({}).max_flagged_share == 0.05
-    assert PipelineSettings.from_env({"LAAFFIC_MAX_FLAGGED_SHARE": "0.2"}).max_flagged_share == 0.2
+    assert PipelineSettings.from_env({}).marts.max_flagged_share == 0.05
+    assert PipelineSettings.from_env({"LAAFFIC_MAX_FLAGGED_SHARE": "0.2"}).marts.max_flagged_share == 0.2

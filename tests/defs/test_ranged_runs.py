@@ -337,3 +337,15 @@ def test_the_marts_alone_restate_stored_days_in_another_cost_currency_without_th
     assert sorted(restating.materializations(result, FACTS)) == days
     assert restating.query("SELECT DISTINCT cost_currency FROM marts.call_facts") == [("USD",)]
     assert restating.query("SELECT DISTINCT currency FROM marts.daily_costs") == [("USD",)]
+    # The restatement reaches the Parquet exports and so the analysts' file, with every check.
+    exports = Path(restating.duckdb_path).parent / "exports" / "daily_costs"
+    assert duckdb.sql(f"SELECT DISTINCT currency FROM read_parquet('{exports}/*.parquet')").fetchall() == [
+        ("USD",)
+    ]
+    analytics = Path(restating.duckdb_path).parent / "analytics.duckdb"
+    with duckdb.connect(str(analytics), read_only=True) as conn:
+        assert conn.execute("SELECT DISTINCT currency FROM marts.daily_costs").fetchall() == [("USD",)]
+    assert {(name, day) for name, day in restating.checks(result)} >= {
+        ("totals_match_call_facts", days[0]),
+        ("totals_match_call_facts", days[1]),
+    }
