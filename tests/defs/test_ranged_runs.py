@@ -290,7 +290,10 @@ def test_a_stored_day_past_retention_is_kept_as_stored_and_its_marts_rebuilt_alo
         monkeypatch, tmp_path, simulator, start_date=(old - timedelta(days=1)).isoformat()
     )
     records = store_day_directly(pipeline, simulator, old)
-    stored = "SELECT page, position, fetched_at, record FROM raw.call_records WHERE partition_date = ? ORDER BY 1,2"
+    stored = (
+        "SELECT page, position, fetched_at, record FROM raw.call_records "
+        "WHERE partition_date = ? ORDER BY page, position"
+    )
     before = pipeline.query(stored, [old])
     simulator.reset_counters()
 
