@@ -17,9 +17,11 @@ from types import SimpleNamespace
 import duckdb
 from dagster import AssetKey
 
-from laaffic_pipeline.simulator import FaultConfig
+from laaffic_pipeline.simulator import FaultConfig, LaafficSimulator
 from laaffic_pipeline.warehouse.landing import replace_raw_partition
 from laaffic_pipeline.warehouse.staging import StagedNdjsonRead
+from tests.conftest import TEST_API_KEY, TEST_API_SECRET
+from tests.defs.pinned_clock import run_day_at
 from tests.defs.pipeline import make_pipeline
 
 RAW = AssetKey(["raw", "call_records"])
@@ -153,20 +155,19 @@ def test_a_failure_while_building_the_marts_stops_the_reads_still_under_way(
     assert stored == set(days[:7])  # the reads stopped with the step
 
 
-def test_a_dst_day_west_of_utc_is_its_25_hour_local_day(monkeypatch, tmp_path, make_simulator):
-    # 2026-11-01 in New York: clocks go back, the day runs from -04:00 to -05:00.
-    simulator = make_simulator(records_per_day=300)
-    pipeline = make_pipeline(monkeypatch, tmp_path, simulator, timezone="America/New_York")
+def test_a_dst_day_west_of_utc_is_its_25_hour_local_day(tmp_path):
+    # 2026-11-01 in New York: clocks go back, the day runs from -04:00 to -05:00. The clock is
+    # pinned two days later, so the day is one the API serves whatever the real date.
+    ran = run_day_at("2026-11-03 12:00:00", "2026-11-01", {"timezone": "America/New_York"}, tmp_path, 300)
 
-    result = pipeline.run("2026-11-01")
-
-    assert result.success, pipeline.failure_message(result)
-    assert landed(pipeline, "2026-11-01") == simulator.records_for_local_day(
+    assert ran["success"]
+    truth = LaafficSimulator(TEST_API_KEY, TEST_API_SECRET, records_per_day=300).records_for_local_day(
         date(2026, 11, 1), "America/New_York"
     )
-    metadata = pipeline.materializations(result, RAW)["2026-11-01"].metadata
-    assert metadata["window"].value == "2026-11-01T00:00:00-04:00 .. 2026-11-02T00:00:00-05:00"
-    assert all(check.passed for check in pipeline.checks(result).values())
+    assert ran["records"] == truth
+    assert len(truth) > 300  # 25 hours of a 300-a-day simulator
+    assert ran["window"] == "2026-11-01T00:00:00-04:00 .. 2026-11-02T00:00:00-05:00"
+    assert all(ran["checks_passed"])
 
 
 def test_a_day_failing_its_page_check_stays_out_of_the_marts_while_the_rest_of_the_range_is_built(
