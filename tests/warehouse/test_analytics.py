@@ -11,7 +11,7 @@ import duckdb
 
 from laaffic_pipeline.warehouse.analytics import default_analytics_path, ensure_analytics_file, stored_digest
 from laaffic_pipeline.warehouse.exports import export_partition, exports_dir
-from laaffic_pipeline.warehouse.marts import rebuild_call_facts, rebuild_daily_costs
+from laaffic_pipeline.warehouse.marts import rebuild_marts
 from laaffic_pipeline.warehouse.tables import (
     MARTS_CALL_FACTS,
     MARTS_DAILY_COSTS,
@@ -68,8 +68,8 @@ def test_views_exist_before_any_export_and_the_file_is_rewritten_only_when_defin
     digest = stored_digest(analytics)
     with duckdb.connect(str(warehouse)) as conn:
         land(conn, tmp_path, DAY, [[call("v1"), call("v2", currency="EUR")]])
-        rebuild_call_facts(conn, [DAY])
-        rebuild_daily_costs(conn, [DAY])
+        rebuild_marts(conn, [DAY])
+        rebuild_marts(conn, [DAY])
         for table in (MARTS_CALL_FACTS, MARTS_DAILY_COSTS):
             export_partition(conn, table, DAY, exports_dir(warehouse))
         warehouse_types = {
