@@ -8,7 +8,8 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -186,6 +187,135 @@ def run_sql_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a day YYYY-MM-DD") from None
+
+
+MartsRebuild = Callable[[date, date], str]
+"""Builds the marts, exports and analysts' file of the days ``first..last`` from stored raw through
+the same Dagster code as a normal run, and returns a line saying what it did (raises on failure)."""
+
+
+def add_restore_command(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "restore",
+        help="rebuild the warehouse's raw days from the archive (no API request), then their marts",
+        description="Rebuild raw.call_records and raw.call_record_pages of every archived day in the range "
+        "(default: all) from the latest archived version of each, exactly as landed, each day in one "
+        "transaction checked against its manifest; no API request is sent. Then the marts, exports and "
+        "the analysts' file of those days are built through Dagster, as a normal run builds them. Days "
+        "the warehouse already holds are refused unless --force.",
+    )
+    parser.add_argument(
+        "--from-url",
+        dest="archive_url",
+        metavar="URL",
+        help="the archive: a folder or s3://bucket/prefix (default: LAAFFIC_ARCHIVE_URL, else archive/ "
+        "beside the warehouse); S3 credentials come from the usual AWS_* variables",
+    )
+    parser.add_argument(
+        "--from", dest="first", type=_day, metavar="YYYY-MM-DD", help="first day (default: oldest archived)"
+    )
+    parser.add_argument(
+        "--to", dest="last", type=_day, metavar="YYYY-MM-DD", help="last day (default: newest archived)"
+    )
+    parser.add_argument("--force", action="store_true", help="replace days the warehouse already holds")
+    parser.add_argument(
+        "--raw-only",
+        action="store_true",
+        help="restore raw alone; build the marts later (materialize marts/* over the days)",
+    )
+    parser.set_defaults(run=run_restore, parser=parser)
+
+
+def run_restore(args: argparse.Namespace, rebuild_marts: MartsRebuild | None = None) -> int:
+    """``restore``: raw from the archive, then ``rebuild_marts`` (default: the Dagster code's
+    ``laaffic_pipeline.defs.rebuild_marts_through_dagster``) once per run of consecutive days."""
+    from laaffic_pipeline.settings import PipelineSettings, SettingsError
+    from laaffic_pipeline.warehouse.archive import (
+        ArchiveError,
+        archived_days,
+        configured_archive_url,
+        restore_days,
+    )
+    from laaffic_pipeline.warehouse.connection import WarehouseLockedError, connect_waiting
+
+    if args.first and args.last and args.first > args.last:
+        args.parser.error(f"--from {args.first} is after --to {args.last}")
+    try:
+        settings = PipelineSettings.from_env()
+    except SettingsError as error:
+        print(f"laaffic-pipeline restore: {error}", file=sys.stderr)
+        return 1
+    warehouse = settings.warehouse
+    url = args.archive_url or configured_archive_url(warehouse.archive_url, warehouse.duckdb_path)
+    if not args.raw_only and rebuild_marts is None:
+        from laaffic_pipeline.defs.runs import rebuild_marts_through_dagster  # imports Dagster: only now
+
+        rebuild_marts = rebuild_marts_through_dagster
+    try:
+        days = archived_days(url, args.first, args.last)
+    except ArchiveError as error:
+        print(f"laaffic-pipeline restore: {error}", file=sys.stderr)
+        return 1
+    if not days:
+        print(f"laaffic-pipeline restore: {url} holds no archived day in that range", file=sys.stderr)
+        return 1
+    Path(warehouse.duckdb_path).parent.mkdir(parents=True, exist_ok=True)
+    try:  # the pipeline's own wait for the lock and DuckDB settings (WarehouseResource)
+        conn = connect_waiting(
+            warehouse.duckdb_path,
+            read_only=False,
+            wait_s=warehouse.duckdb_lock_timeout_s,
+            initial_wait_s=0.5,
+            config={
+                "storage_compatibility_version": warehouse.duckdb_storage_version,
+                "memory_limit": warehouse.duckdb_memory_limit,
+            },
+            advice="Nothing was restored (LAAFFIC_DUCKDB_LOCK_TIMEOUT_S); try again when it is free.",
+        )
+    except WarehouseLockedError as error:
+        print(f"laaffic-pipeline restore: {error}", file=sys.stderr)
+        return 1
+    try:
+        restored = restore_days(conn, url, days, overwrite=args.force)
+    except ArchiveError as error:
+        print(f"laaffic-pipeline restore: {error}", file=sys.stderr)
+        return 1
+    finally:
+        conn.close()  # the marts' run opens the warehouse itself
+    print(_restore_summary(restored, url, warehouse.duckdb_path))
+    if rebuild_marts is not None:
+        for first, last in _consecutive_spans([day.day for day in restored]):
+            print(rebuild_marts(first, last), flush=True)
+    return 0
+
+
+def _restore_summary(restored: Sequence[Any], url: str, database: str) -> str:
+    lines = [f"Restored {len(restored)} day(s) of raw from {url} into {database}, without any API request:"]
+    for day in restored:
+        replaced = f"; replaced {day.rows_replaced} stored records" if day.rows_replaced else ""
+        lines.append(
+            f"  {day.day}: {day.records} records, {day.pages} pages, version {day.version} "
+            f"(landed {day.landed_at.isoformat()} by run {day.run_id}){replaced}"
+        )
+    return "\n".join(lines)
+
+
+def _consecutive_spans(days: Sequence[date]) -> list[tuple[date, date]]:
+    """``days`` (sorted) as (first, last) runs of consecutive days."""
+    spans: list[list[date]] = []
+    for day in days:
+        if spans and (day - spans[-1][1]).days == 1:
+            spans[-1][1] = day
+        else:
+            spans.append([day, day])
+    return [(first, last) for first, last in spans]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="laaffic-pipeline", description="Laaffic call records into a DuckDB warehouse."
@@ -196,6 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_dev_command(commands)
     add_report_command(commands)
     add_sql_command(commands)
+    add_restore_command(commands)
     return parser
 
 

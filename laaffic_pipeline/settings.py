@@ -105,6 +105,12 @@ class WarehouseSettings(dg.Config):
         "beside the warehouse)",
     )
 
+    archive_url: str = Field(
+        default="",
+        description="where each landed day of raw is archived: a folder, or s3://bucket/prefix (AWS_* "
+        "variables give the credentials); empty: archive/ beside the warehouse",
+    )
+
     @property
     def analytics_file(self) -> Path:
         """The analysts' file: ``analytics_path``, or ``analytics.duckdb`` beside the warehouse."""
