@@ -66,7 +66,7 @@ def test_a_range_east_of_utc_lands_each_local_day_with_its_own_results(monkeypat
     checks = pipeline.checks(result)
     assert {partition for _, partition in checks} == set(days)  # every result on its own day
     assert all(checks[("page_count_consistency", day)].passed for day in days)
-    assert len(checks) == 9 * len(days)
+    assert len(checks) == 10 * len(days)  # 3 raw checks (archive included) and 7 of the marts
 
 
 def test_a_range_builds_each_week_of_marts_while_the_days_after_it_are_still_being_read(
