@@ -8,7 +8,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -86,7 +86,10 @@ def run_simulate(args: argparse.Namespace) -> int:
         simulator.start(args.host, args.port)
     except OSError as error:
         print(
-            f"laaffic-pipeline simulate: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr
+            f"laaffic-pipeline simulate: cannot listen on {args.host}:{args.port}: {error} "
+            "(is `make dev` or another simulator using it? pick another port: --port N, or "
+            "`make simulate SIMULATOR_PORT=N`)",
+            file=sys.stderr,
         )
         return 1
     with simulator:
@@ -108,15 +111,59 @@ def add_demo_command(commands: argparse._SubParsersAction) -> None:
 def _demo(days: int, records_per_day: int) -> int:
     from laaffic_pipeline.demo import run_demo  # imports Dagster: only when asked for
 
-    return run_demo(days=days, records_per_day=records_per_day)
+    status = run_demo(days=days, records_per_day=records_per_day)
+    if status == 0:
+        print(demo_next_steps(warehouse_files()[1]), flush=True)
+    return status
+
+
+def demo_next_steps(analytics: Path) -> str:
+    """What to try after ``make demo``: the UI, a query of the analysts' file, the docs."""
+    query = "SELECT call_date, currency, calls, total_cost FROM marts.daily_costs_by_currency ORDER BY 1 DESC"
+    return (
+        "\nNext:\n"
+        "  make dev     the Dagster UI on http://127.0.0.1:3000, this run in its history; it prints\n"
+        "               the `source` line a second shell needs for `dg launch`\n"
+        f'  .venv/bin/laaffic-pipeline sql "{query}"\n'
+        f"  .venv/bin/duckdb -readonly {analytics}   the analysts' file in the DuckDB CLI\n"
+        "  docs/warehouse.md   every table and column, the KPIs, tested example queries"
+    )
 
 
 def add_dev_command(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("dev", help="the simulator plus the Dagster UI and daemon (dagster dev)")
-    parser.add_argument("--ui-port", type=int, default=3000)
-    parser.add_argument("--simulator-port", type=int, default=8765)
-    parser.add_argument("--records-per-day", type=int, default=500)
-    parser.set_defaults(run=lambda args: run_dev(args.ui_port, args.simulator_port, args.records_per_day))
+    parser = commands.add_parser(
+        "dev",
+        help="the simulator plus the Dagster UI and daemon (dg dev), history kept in $DAGSTER_HOME",
+        description="Start the simulator (a fresh random secret) and `dg dev` until Ctrl-C, SIGTERM or "
+        "SIGHUP, which stop every process it started. Writes $DAGSTER_HOME/dev.env (mode 0600, removed "
+        "on exit) with the export lines a second shell sources to reach the same simulator and "
+        "instance, e.g. for `dg launch`.",
+    )
+    parser.add_argument(
+        "--ui-port", type=int, default=3000, help="port of the Dagster UI on 127.0.0.1 (default 3000)"
+    )
+    parser.add_argument(
+        "--simulator-port",
+        type=int,
+        default=8765,
+        help="port of the simulator on 127.0.0.1 (default 8765; 0 picks a free one)",
+    )
+    parser.add_argument(
+        "--records-per-day", type=int, default=500, help="synthetic records per UTC day (default 500)"
+    )
+    parser.set_defaults(run=run_dev_command)
+
+
+def run_dev_command(args: argparse.Namespace) -> int:
+    try:
+        return run_dev(args.ui_port, args.simulator_port, args.records_per_day)
+    except OSError as error:  # the simulator's port is taken
+        print(
+            f"laaffic-pipeline dev: cannot start the simulator on 127.0.0.1:{args.simulator_port}: {error} "
+            "(pick another port: --simulator-port N, or `make dev SIMULATOR_PORT=N`)",
+            file=sys.stderr,
+        )
+        return 1
 
 
 def add_report_command(commands: argparse._SubParsersAction) -> None:
@@ -133,10 +180,9 @@ def add_report_command(commands: argparse._SubParsersAction) -> None:
 
 def _report(days: int, output: str | None) -> int:
     from laaffic_pipeline.report import write_report
-    from laaffic_pipeline.settings import PipelineSettings
 
     try:
-        database = PipelineSettings.from_env().warehouse.duckdb_path
+        database, _ = warehouse_files()
         path = write_report(database, Path(output) if output else None, days)
     except WarehouseQueryError as error:
         print(error, file=sys.stderr)
@@ -168,20 +214,43 @@ def add_sql_command(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run_sql_command)
 
 
-def run_sql_command(args: argparse.Namespace) -> int:
-    from laaffic_pipeline.settings import PipelineSettings
+# The two settings `sql` and `report` read, by name and default as settings.py declares them
+# (tests/test_cli_sql.py holds them equal). Read here, not through PipelineSettings: an analyst's
+# query needs no pipeline setting to be valid, and settings.py imports Dagster (~3 s a query).
+DUCKDB_PATH_VARIABLE, DEFAULT_DUCKDB_PATH = "LAAFFIC_DUCKDB_PATH", "data/laaffic.duckdb"
+ANALYTICS_PATH_VARIABLE = "LAAFFIC_ANALYTICS_PATH"
+
+
+def warehouse_files(env: Mapping[str, str] | None = None) -> tuple[str, Path]:
+    """The warehouse file and the analysts' file, from ``LAAFFIC_DUCKDB_PATH`` and
+    ``LAAFFIC_ANALYTICS_PATH`` alone (unset or empty: their defaults)."""
     from laaffic_pipeline.warehouse.analytics import default_analytics_path
-    from laaffic_pipeline.warehouse.query import query_read_only
+
+    env = os.environ if env is None else env
+    warehouse = env.get(DUCKDB_PATH_VARIABLE, "").strip() or DEFAULT_DUCKDB_PATH
+    analytics = env.get(ANALYTICS_PATH_VARIABLE, "").strip()
+    return warehouse, Path(analytics) if analytics else default_analytics_path(warehouse)
+
+
+def run_sql_command(args: argparse.Namespace) -> int:
+    from laaffic_pipeline.warehouse.analytics import PIPELINE_VIEWS
+    from laaffic_pipeline.warehouse.query import UnknownRelationError, query_read_only
 
     query = sys.stdin.read() if args.query == "-" else args.query
-    warehouse = PipelineSettings.from_env().warehouse
-    analytics = Path(warehouse.analytics_path or default_analytics_path(warehouse.duckdb_path))
-    use_analytics = not args.warehouse and analytics.is_file()
-    database = args.database or (str(analytics) if use_analytics else warehouse.duckdb_path)
+    warehouse, analytics = warehouse_files()
+    use_analytics = not args.database and not args.warehouse and analytics.is_file()
+    database = args.database or (str(analytics) if use_analytics else warehouse)
     try:
         result = query_read_only(database, query, wait_s=args.wait)
     except WarehouseQueryError as error:
         print(f"laaffic-pipeline sql: {error}", file=sys.stderr)
+        if use_analytics and isinstance(error, UnknownRelationError):
+            print(
+                f"hint: the analysts' file {analytics} holds the views {', '.join(PIPELINE_VIEWS)} (and "
+                "whatever you saved there); the raw tables (raw.call_records, raw.call_record_pages) "
+                "are in the warehouse: add --warehouse",
+                file=sys.stderr,
+            )
         return 1
     sys.stdout.write(result.render(args.format))
     return 0
@@ -332,7 +401,31 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except Exception as error:
+        problem = settings_error(error)
+        if problem is None:
+            raise
+        # What to fix, not a traceback: the message names the variable and what it accepts.
+        print(f"laaffic-pipeline {args.command}: {' '.join(str(problem).split())}", file=sys.stderr)
+        return 2
+
+
+def settings_error(error: BaseException) -> Exception | None:
+    """The ``SettingsError`` behind ``error`` (itself, or one Dagster's loading wrapped), or None."""
+    # Looked up, not imported: settings.py imports Dagster, which `sql` and `report` never need.
+    settings = sys.modules.get("laaffic_pipeline.settings")
+    if settings is None:  # never imported: no setting was read
+        return None
+    seen: set[int] = set()
+    cause: BaseException | None = error
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, settings.SettingsError):
+            return cause
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return None
 
 
 if __name__ == "__main__":

@@ -252,15 +252,14 @@ def materialize_days(
         # 5. End.
         yield from build_ready(final=True)
         if days.built:
-            written = ensure_analytics_file(
+            refresh = ensure_analytics_file(
                 duckdb.database,
                 duckdb.settings.analytics_file,
                 storage_version=duckdb.settings.duckdb_storage_version,
+                log=context.log,
             )
-            if written:
-                context.log.info(
-                    f"Wrote the analysts' file {duckdb.settings.analytics_file} (views over the exports)"
-                )
+            if refresh:
+                context.log.info(refresh.message)
             context.log.info(
                 f"Built, exported and checked the marts of {len(days.built)} day(s) in "
                 f"{time.monotonic() - started:.1f}s from the start of the step"
