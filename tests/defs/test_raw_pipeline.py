@@ -41,7 +41,11 @@ def test_a_day_lands_exactly_the_simulators_records(monkeypatch, tmp_path, make_
     assert metadata["pages_fetched"].value == -(-len(expected) // 50)
     assert metadata["window"].value == "{} .. {}".format(*day_bounds(date.fromisoformat(day)))
     checks = pipeline.checks(result)
-    assert {name for name, _ in checks} == {"page_count_consistency", "schema_matches_api_document"}
+    assert {name for name, _ in checks} == {
+        "page_count_consistency",
+        "schema_matches_api_document",
+        "archive_matches_raw",
+    }
     check = checks[("page_count_consistency", day)]
     assert check.asset_check_key == PAGE_CHECK
     assert check.passed, check.description
