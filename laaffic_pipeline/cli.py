@@ -8,10 +8,8 @@ import os
 import signal
 import sys
 import threading
-from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -258,24 +256,6 @@ def run_sql_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_rebuild_marts_command(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser(
-        "rebuild-marts",
-        help="rebuild both marts from the stored raw records (no API call), then re-export them",
-        description="Rebuild marts.call_facts and marts.daily_costs from raw for every stored day in "
-        "the range (default: all) with the current LAAFFIC_COST_CURRENCY, and rewrite those days' "
-        "Parquet exports; nothing else is refreshed. Corrects history after a change of "
-        "LAAFFIC_COST_CURRENCY without calling the API (which keeps only two months anyway).",
-    )
-    parser.add_argument(
-        "--from", dest="first", type=_day, metavar="YYYY-MM-DD", help="first day (default: oldest)"
-    )
-    parser.add_argument(
-        "--to", dest="last", type=_day, metavar="YYYY-MM-DD", help="last day (default: newest)"
-    )
-    parser.set_defaults(run=run_rebuild_marts, parser=parser)
-
-
 def _day(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -283,24 +263,77 @@ def _day(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a day YYYY-MM-DD") from None
 
 
-def run_rebuild_marts(args: argparse.Namespace) -> int:
+MartsRebuild = Callable[[date, date], str]
+"""Builds the marts, exports and analysts' file of the days ``first..last`` from stored raw through
+the same Dagster code as a normal run, and returns a line saying what it did (raises on failure)."""
+
+
+def add_restore_command(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "restore",
+        help="rebuild the warehouse's raw days from the archive (no API request), then their marts",
+        description="Rebuild raw.call_records and raw.call_record_pages of every archived day in the range "
+        "(default: all) from the latest archived version of each, exactly as landed, each day in one "
+        "transaction checked against its manifest; no API request is sent. Then the marts, exports and "
+        "the analysts' file of those days are built through Dagster, as a normal run builds them. Days "
+        "the warehouse already holds are refused unless --force.",
+    )
+    parser.add_argument(
+        "--from-url",
+        dest="archive_url",
+        metavar="URL",
+        help="the archive: a folder or s3://bucket/prefix (default: LAAFFIC_ARCHIVE_URL, else archive/ "
+        "beside the warehouse); S3 credentials come from the usual AWS_* variables",
+    )
+    parser.add_argument(
+        "--from", dest="first", type=_day, metavar="YYYY-MM-DD", help="first day (default: oldest archived)"
+    )
+    parser.add_argument(
+        "--to", dest="last", type=_day, metavar="YYYY-MM-DD", help="last day (default: newest archived)"
+    )
+    parser.add_argument("--force", action="store_true", help="replace days the warehouse already holds")
+    parser.add_argument(
+        "--raw-only",
+        action="store_true",
+        help="restore raw alone; build the marts later (materialize marts/* over the days)",
+    )
+    parser.set_defaults(run=run_restore, parser=parser)
+
+
+def run_restore(args: argparse.Namespace, rebuild_marts: MartsRebuild | None = None) -> int:
+    """``restore``: raw from the archive, then ``rebuild_marts`` (default: the Dagster code's
+    ``laaffic_pipeline.defs.rebuild_marts_through_dagster``) once per run of consecutive days."""
     from laaffic_pipeline.settings import PipelineSettings, SettingsError
+    from laaffic_pipeline.warehouse.archive import (
+        ArchiveError,
+        archived_days,
+        configured_archive_url,
+        restore_days,
+    )
     from laaffic_pipeline.warehouse.connection import WarehouseLockedError, connect_waiting
-    from laaffic_pipeline.warehouse.exports import export_partition, exports_dir
-    from laaffic_pipeline.warehouse.marts import rebuild_marts, stored_days
-    from laaffic_pipeline.warehouse.tables import MARTS_CALL_FACTS, MARTS_DAILY_COSTS
 
     if args.first and args.last and args.first > args.last:
         args.parser.error(f"--from {args.first} is after --to {args.last}")
     try:
         settings = PipelineSettings.from_env()
     except SettingsError as error:
-        print(f"laaffic-pipeline rebuild-marts: {error}", file=sys.stderr)
+        print(f"laaffic-pipeline restore: {error}", file=sys.stderr)
         return 1
     warehouse = settings.warehouse
-    if not Path(warehouse.duckdb_path).is_file():
-        print(f"laaffic-pipeline rebuild-marts: no warehouse at {warehouse.duckdb_path}", file=sys.stderr)
+    url = args.archive_url or configured_archive_url(warehouse.archive_url, warehouse.duckdb_path)
+    if not args.raw_only and rebuild_marts is None:
+        from laaffic_pipeline.defs.runs import rebuild_marts_through_dagster  # imports Dagster: only now
+
+        rebuild_marts = rebuild_marts_through_dagster
+    try:
+        days = archived_days(url, args.first, args.last)
+    except ArchiveError as error:
+        print(f"laaffic-pipeline restore: {error}", file=sys.stderr)
         return 1
+    if not days:
+        print(f"laaffic-pipeline restore: {url} holds no archived day in that range", file=sys.stderr)
+        return 1
+    Path(warehouse.duckdb_path).parent.mkdir(parents=True, exist_ok=True)
     try:  # the pipeline's own wait for the lock and DuckDB settings (WarehouseResource)
         conn = connect_waiting(
             warehouse.duckdb_path,
@@ -311,47 +344,45 @@ def run_rebuild_marts(args: argparse.Namespace) -> int:
                 "storage_compatibility_version": warehouse.duckdb_storage_version,
                 "memory_limit": warehouse.duckdb_memory_limit,
             },
-            advice="Nothing was rebuilt (LAAFFIC_DUCKDB_LOCK_TIMEOUT_S); try again when it is free.",
+            advice="Nothing was restored (LAAFFIC_DUCKDB_LOCK_TIMEOUT_S); try again when it is free.",
         )
     except WarehouseLockedError as error:
-        print(f"laaffic-pipeline rebuild-marts: {error}", file=sys.stderr)
+        print(f"laaffic-pipeline restore: {error}", file=sys.stderr)
         return 1
     try:
-        days = [
-            day
-            for day in stored_days(conn)
-            if (args.first is None or day >= args.first) and (args.last is None or day <= args.last)
-        ]
-        built = rebuild_marts(conn, days, settings.cost_currency)
-        exports = exports_dir(warehouse.duckdb_path)
-        for day in built.days:
-            for table in (MARTS_CALL_FACTS, MARTS_DAILY_COSTS):
-                export_partition(conn, table, day, exports)
+        restored = restore_days(conn, url, days, overwrite=args.force)
+    except ArchiveError as error:
+        print(f"laaffic-pipeline restore: {error}", file=sys.stderr)
+        return 1
     finally:
-        conn.close()
-    print(_rebuild_summary(built.days, built.daily_costs, settings.cost_currency, exports))
+        conn.close()  # the marts' run opens the warehouse itself
+    print(_restore_summary(restored, url, warehouse.duckdb_path))
+    if rebuild_marts is not None:
+        for first, last in _consecutive_spans([day.day for day in restored]):
+            print(rebuild_marts(first, last), flush=True)
     return 0
 
 
-def _rebuild_summary(days: list[date], builds: dict[date, Any], cost_currency: str, exports: Path) -> str:
-    """The days rebuilt and, over them, each currency's calls and total cost."""
-    if not days:
-        return "No stored days in that range: nothing rebuilt."
-    calls: dict[str, int] = defaultdict(int)
-    totals: dict[str, Decimal] = defaultdict(Decimal)
-    for build in builds.values():
-        for row in build.by_currency:
-            currency = row["currency"] or "(no currency)"
-            calls[currency] += row["calls"]
-            totals[currency] += row["total_cost"] or 0
-    lines = [
-        f"Rebuilt {len(days)} day(s) from raw with LAAFFIC_COST_CURRENCY={cost_currency}: "
-        + ", ".join(day.isoformat() for day in days),
-        f"Re-exported their Parquet files under {exports}",
-        "Total cost per currency over those days:",
-        *(f"  {currency}: {totals[currency]} ({calls[currency]} calls)" for currency in sorted(totals)),
-    ]
+def _restore_summary(restored: Sequence[Any], url: str, database: str) -> str:
+    lines = [f"Restored {len(restored)} day(s) of raw from {url} into {database}, without any API request:"]
+    for day in restored:
+        replaced = f"; replaced {day.rows_replaced} stored records" if day.rows_replaced else ""
+        lines.append(
+            f"  {day.day}: {day.records} records, {day.pages} pages, version {day.version} "
+            f"(landed {day.landed_at.isoformat()} by run {day.run_id}){replaced}"
+        )
     return "\n".join(lines)
+
+
+def _consecutive_spans(days: Sequence[date]) -> list[tuple[date, date]]:
+    """``days`` (sorted) as (first, last) runs of consecutive days."""
+    spans: list[list[date]] = []
+    for day in days:
+        if spans and (day - spans[-1][1]).days == 1:
+            spans[-1][1] = day
+        else:
+            spans.append([day, day])
+    return [(first, last) for first, last in spans]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -364,7 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_dev_command(commands)
     add_report_command(commands)
     add_sql_command(commands)
-    add_rebuild_marts_command(commands)
+    add_restore_command(commands)
     return parser
 
 

@@ -1,18 +1,16 @@
-"""The code location: every module under ``defs/``, loaded as ``dg`` projects load them.
+"""The code location: the definitions of ``defs/``, built from the ``LAAFFIC_*`` settings.
 
-Settings come from the ``LAAFFIC_*`` environment variables (``settings.py``).
+The settings are read here, once, when Dagster loads the code location (``settings.py``).
 """
 
-from __future__ import annotations
-
-from pathlib import Path
+import os
 
 import dagster as dg
+
+from laaffic_pipeline.defs import build_definitions
+from laaffic_pipeline.settings import PipelineSettings
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    definitions = dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
-    # One process per run: every step opens the one DuckDB file, which takes a single writer,
-    # so a process per step would only add start-up time and lock waits.
-    return dg.Definitions.merge(definitions, dg.Definitions(executor=dg.in_process_executor))
+    return build_definitions(PipelineSettings.from_env(), os.environ)

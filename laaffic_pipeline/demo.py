@@ -11,13 +11,12 @@ from typing import TextIO
 import duckdb
 from dagster import DagsterInstance
 
-from laaffic_pipeline.definitions import defs as load_definitions
+from laaffic_pipeline.defs import build_definitions
 from laaffic_pipeline.defs.jobs import DAILY_JOB_NAME
 from laaffic_pipeline.local_stack import prepare_dagster_home, simulator_environment
 from laaffic_pipeline.report import write_report
-from laaffic_pipeline.settings import PipelineSettings, load_settings
+from laaffic_pipeline.settings import PipelineSettings
 from laaffic_pipeline.simulator import LaafficSimulator
-from laaffic_pipeline.warehouse.analytics import default_analytics_path
 from laaffic_pipeline.warehouse.exports import exports_dir
 from laaffic_pipeline.warehouse.query import connect_read_only
 from laaffic_pipeline.warehouse.tables import (
@@ -35,9 +34,8 @@ def run_demo(days: int = 7, records_per_day: int = 500, out: TextIO = sys.stdout
     home = prepare_dagster_home(Path(os.environ.get("DAGSTER_HOME", ".dagster_home")), Path.cwd())
     os.environ["DAGSTER_HOME"] = str(home)
     with simulator_environment(records_per_day=records_per_day) as simulator:
-        load_settings.cache_clear()  # the simulator's URL and secret were just set
-        settings = load_settings()
-        job = load_definitions().resolve_job_def(DAILY_JOB_NAME)
+        settings = PipelineSettings.from_env()  # the simulator's URL and secret were just set
+        job = build_definitions(settings, os.environ).resolve_job_def(DAILY_JOB_NAME)
         partitions_def = job.partitions_def
         keys = partitions_def.get_partition_keys()[-days:]
         print(
@@ -76,10 +74,9 @@ def run_demo(days: int = 7, records_per_day: int = 500, out: TextIO = sys.stdout
     report = write_report(settings.warehouse.duckdb_path, days=days)
     print(f"\nReport (cost per currency and ASR per day): {report.resolve()}", file=out)
     print(f"Parquet exports of the marts: {exports_dir(settings.warehouse.duckdb_path).resolve()}", file=out)
-    analytics = settings.warehouse.analytics_path or default_analytics_path(settings.warehouse.duckdb_path)
     print(
         f"Analysts' file (open it read-only in any DuckDB tool, for as long as you like): "
-        f"{Path(analytics).resolve()}",
+        f"{settings.warehouse.analytics_file.resolve()}",
         file=out,
     )
     if failed or mismatched:

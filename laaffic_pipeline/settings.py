@@ -8,21 +8,22 @@ it accepts. The API key and secret are not here: the resource reads them through
 
 from __future__ import annotations
 
-import functools
 import os
 import re
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import dagster as dg
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from laaffic_pipeline.api.client import DEFAULT_BASE_URL, MAX_PAGE_SIZE
-from laaffic_pipeline.api.window import retention_floor
+from laaffic_pipeline.warehouse.analytics import default_analytics_path
 from laaffic_pipeline.warehouse.marts import check_cost_currency
+from laaffic_pipeline.warehouse.staging import DEFAULT_MEMORY_LIMIT
 
 ENV_PREFIX = "LAAFFIC_"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -58,6 +59,12 @@ class ClientSettings(dg.Config):
     retry_deadline_s: float = Field(
         default=300.0, ge=1, le=3600, description="time budget of one page across all its tries"
     )
+    days_in_flight: int = Field(
+        default=4,
+        ge=1,
+        le=31,
+        description="days of a range read from the API at once (they share the client)",
+    )
     max_reads: int = Field(
         default=5, ge=2, le=20, description="reads of a window whose pages drift before the run fails"
     )
@@ -85,7 +92,7 @@ class WarehouseSettings(dg.Config):
         default="v1.0.0", description="storage version written, readable by DuckDB 1.x tools"
     )
     duckdb_memory_limit: str = Field(
-        default="256MB",
+        default=DEFAULT_MEMORY_LIMIT,
         description="DuckDB's memory cap while writing (its default is 80% of RAM); larger work spills",
     )
     duckdb_lock_timeout_s: float = Field(
@@ -98,12 +105,52 @@ class WarehouseSettings(dg.Config):
         "beside the warehouse)",
     )
 
+    archive_url: str = Field(
+        default="",
+        description="where each landed day of raw is archived: a folder, or s3://bucket/prefix (AWS_* "
+        "variables give the credentials); empty: archive/ beside the warehouse",
+    )
+
+    @property
+    def analytics_file(self) -> Path:
+        """The analysts' file: ``analytics_path``, or ``analytics.duckdb`` beside the warehouse."""
+        return Path(self.analytics_path) if self.analytics_path else default_analytics_path(self.duckdb_path)
+
     @field_validator("duckdb_memory_limit")
     @classmethod
     def _memory_size(cls, value: str) -> str:
         if not _MEMORY_SIZE.fullmatch(value):
             raise ValueError("not a memory size; use e.g. 512MB, 1GB or 2GiB")
         return value
+
+
+class MartsSettings(dg.Config):
+    """How the marts are built and judged (the ``marts`` resource holds these; a run may override them)."""
+
+    cost_currency: str = Field(
+        default="record",
+        description="currency of cost and rate: 'record' (each record's own currency) or an ISO 4217 "
+        "code such as USD (that currency whatever the record says)",
+    )
+    max_flagged_share: float = Field(
+        default=0.05, ge=0, le=1, description="share of flagged rows in a day above which a check warns"
+    )
+    anomaly_band: float = Field(
+        default=5.0,
+        ge=0.5,
+        le=100,
+        description="robust deviations from the trailing 14 days that flag a day's cost",
+    )
+
+    @field_validator("cost_currency")
+    @classmethod
+    def _known_cost_currency(cls, value: str) -> str:
+        try:
+            return check_cost_currency(value)
+        except ValueError:
+            raise ValueError(
+                "use 'record' (each record's own currency) or an ISO 4217 upper-case code such as 'USD'"
+            ) from None
 
 
 class AlertSettings(dg.Config):
@@ -133,8 +180,8 @@ class PipelineSettings(BaseModel):
     timezone: str = Field(default="UTC", description="IANA zone of the daily partitions (DST days: 23/25 h)")
     start_date: date | None = Field(
         default=None,
-        description="first partition (YYYY-MM-DD); unset: the first whole day the API still keeps when the "
-        "definitions load, so a first backfill of every partition asks only for days it can get",
+        description="first partition (YYYY-MM-DD); unset: the first whole day the API kept when the "
+        "definitions first loaded for this warehouse (recorded beside it, so the list never moves)",
     )
     schedule_cron: str = Field(
         default="0 2 * * *", description="when the nightly run starts, in the partitions' zone (cron)"
@@ -142,31 +189,12 @@ class PipelineSettings(BaseModel):
     lookback_days: int = Field(
         default=2, ge=0, le=62, description="days before yesterday the nightly schedule re-fetches"
     )
-    max_flagged_share: float = Field(
-        default=0.05, ge=0, le=1, description="share of flagged rows in a day above which a check warns"
-    )
     step_retries: int = Field(
         default=2, ge=0, le=10, description="Dagster re-runs of a fetch that outlived the client's retries"
     )
-    days_in_flight: int = Field(
-        default=4,
-        ge=1,
-        le=31,
-        description="days of a range read from the API at once (they share the client)",
-    )
     step_retry_delay_s: float = Field(default=30.0, ge=0, le=3600, description="delay before such a re-run")
-    cost_currency: str = Field(
-        default="record",
-        description="currency of cost and rate: 'record' (each record's own currency) or an ISO 4217 "
-        "code such as USD (that currency whatever the record says)",
-    )
-    anomaly_band: float = Field(
-        default=5.0,
-        ge=0.5,
-        le=100,
-        description="robust deviations from the trailing 14 days that flag a day's cost",
-    )
     client: ClientSettings = ClientSettings()
+    marts: MartsSettings = MartsSettings()
     warehouse: WarehouseSettings = WarehouseSettings()
     alerts: AlertSettings = AlertSettings()
 
@@ -189,44 +217,6 @@ class PipelineSettings(BaseModel):
         except dg.DagsterInvalidDefinitionError:
             raise ValueError("not a cron expression; use five fields such as '0 2 * * *'") from None
         return value
-
-    @field_validator("cost_currency")
-    @classmethod
-    def _known_cost_currency(cls, value: str) -> str:
-        try:
-            return check_cost_currency(value)
-        except ValueError:
-            raise ValueError(
-                "use 'record' (each record's own currency) or an ISO 4217 upper-case code such as 'USD'"
-            ) from None
-
-    @field_validator("start_date")
-    @classmethod
-    def _start_in_the_past(cls, start: date | None, info: ValidationInfo) -> date | None:
-        if start is None:
-            return None
-        zone = info.data.get("timezone", "UTC")
-        today = datetime.now(ZoneInfo(zone)).date()
-        if start > today:
-            raise ValueError(
-                f"{start} is in the future (today is {today} in {zone}); "
-                "use a past date: partitions start there"
-            )
-        return start
-
-    def first_day(self, now: datetime | None = None) -> date:
-        """The first partition: ``start_date``, or else the first local day that starts a day after the
-        API's retention floor (the floor moves on while a backfill waits in the queue)."""
-        if self.start_date is not None:
-            return self.start_date
-        zone = ZoneInfo(self.timezone)
-        floor = retention_floor(now or datetime.now(UTC)).astimezone(zone)
-        first = floor.date() + timedelta(days=1)
-        return (
-            first
-            if datetime.combine(first, time(0), zone) >= floor + timedelta(days=1)
-            else first + timedelta(days=1)
-        )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> PipelineSettings:
@@ -293,9 +283,3 @@ def _accepted(info: Any) -> str:
     low = bounds.get("ge", bounds.get("gt"))
     high = bounds.get("le", bounds.get("lt"))
     return f"; accepted: {low if 'ge' in bounds else f'more than {low}'} to {high}"
-
-
-@functools.cache
-def load_settings() -> PipelineSettings:
-    """The settings of this process, read once from the environment (the definitions use these)."""
-    return PipelineSettings.from_env()

@@ -6,17 +6,24 @@ compares them in DuckDB), so no record is held in Python memory here, however la
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from functools import partial
+from typing import Any, Protocol, TypeVar
 
 from laaffic_pipeline.api.client import LaafficClient, PageSink, RequestCounts
 from laaffic_pipeline.api.errors import LaafficError
 from laaffic_pipeline.api.window import QueryWindow
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
+Judge = Callable[[Callable[[], T]], Awaitable[T]]
+
+
+async def judge_here(judgment: Callable[[], T]) -> T:
+    """Judge a read on the fetching loop itself (the default: judging is quick for small reads)."""
+    return judgment()
 
 
 class StagedRead(PageSink, Protocol):
@@ -56,13 +63,16 @@ async def read_stable_window(
     max_reads: int = 5,
     log: logging.Logger | Any = None,
     counts: RequestCounts | None = None,
+    judge: Judge[Any] = judge_here,
 ) -> StableRead:
     """Read the window; re-read while it is inconsistent, until two consecutive reads agree.
 
     A self-consistent read is accepted at once. An inconsistent one is accepted when the next
     read returns the same records and total (the API's own figures are off, which the page-count
     check then reports). If no two consecutive reads agree within ``max_reads``, raise.
-    ``counts``, if given, counts the requests of every read of this window.
+    ``counts``, if given, counts the requests of every read of this window. ``judge`` runs each
+    judgment of a read (``problems``, ``same_records``) and hands back its answer: the pipeline has
+    them run on the thread that owns its DuckDB work, while this loop goes on fetching other windows.
     """
     previous: StagedRead | None = None
     history: list[list[str]] = []
@@ -72,11 +82,9 @@ async def read_stable_window(
             await client.fetch_window(window, staged, counts)
         finally:
             staged.close()
-        # Judging a read may take a while (the pipeline's reads are files compared in DuckDB): in a
-        # worker thread, so the other windows of a range keep fetching meanwhile.
-        problems = await asyncio.to_thread(staged.problems)
+        problems = await judge(staged.problems)
         history.append(problems)
-        if not problems or (previous is not None and await asyncio.to_thread(staged.same_records, previous)):
+        if not problems or (previous is not None and await judge(partial(staged.same_records, previous))):
             return StableRead(staged, read, history)
         if read < max_reads:
             (log or logger).warning(

@@ -1,54 +1,72 @@
 """The one step that materializes days: raw landing, marts and every check, per day, for a range.
 
 A run covers one day (the UI, ``dg launch --partition``) or a range (a backfill, the nightly
-schedule: ``BackfillPolicy.single_run()``). Either way each day is its own API window, its own
-raw transaction, and its own materialization and check results in the UI. A day whose page-count
-check fails is landed but not built into the marts, the other days are, and the run fails naming
-it. The UI can also materialize a subset, e.g. the marts alone to restate stored days from raw.
+schedule: ``BackfillPolicy.single_run()``). Either way each day is its own API window, its own raw
+transaction, and its own materialization and check results in the UI. What happens to the days
+of a run, in order; everything but the API reads happens on the step's own thread, which alone
+uses DuckDB and alone talks to Dagster:
 
-A range streams: one worker thread reads and lands the days, another builds the marts of each
-week whose days have settled, and the step's own thread records what they post (``mailbox``), so
-the UI shows each day as it lands and the marts are built while later days are still read.
+1. **Plan.** A day the API still serves is read. A day past its two months is never requested:
+   stored, its raw is kept as it is (said on its materialization) and its marts are rebuilt from
+   it; not stored, it is the one failure, naming the day and the floor.
+2. **Read.** ``DayReads`` reads the days in one background thread, several at once through one
+   client, and hands over each day as it settles (and each staged read to judge).
+3. **Land.** Each day read is landed in its own transaction, judged (page counts, schema drift)
+   and recorded, one log line a day.
+4. **Build.** Once every day up to some day has settled, the settled days not built yet are
+   built a batch of up to ``MARTS_BATCH_DAYS`` at a time: marts rebuilt in one transaction, each
+   day exported to Parquet, checked and recorded. Day D reads raw D-1 and its cost band the days
+   before it, hence the order. A day failing its page check is landed but kept out of the marts.
+5. **End.** The analysts' file is refreshed; the run fails naming every day that failed.
 """
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from collections.abc import Set as AbstractSet
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 from duckdb import DuckDBPyConnection
 from pydantic import Field
 
-from laaffic_pipeline.defs.laaffic.checks import page_count_result, schema_drift_result
-from laaffic_pipeline.defs.laaffic.landing import DayLanding, LandedDay
+from laaffic_pipeline.api.window import QueryWindow, format_api_time, retention_floor
+from laaffic_pipeline.defs.laaffic.checks import archive_result, page_count_result, schema_drift_result
+from laaffic_pipeline.defs.laaffic.fetching import DayRead, DayReads, DayUnread, Judgment, LogLine
 from laaffic_pipeline.defs.laaffic.specs import (
     PAGE_COUNT_CHECK,
     RAW_CALL_RECORDS_KEY,
     raw_check_specs,
     raw_specs,
 )
-from laaffic_pipeline.defs.mailbox import DaySettled, LandingEnded, Log, Mailbox, WeekBuilt
 from laaffic_pipeline.defs.marts.checks import call_facts_results, daily_costs_results
 from laaffic_pipeline.defs.marts.specs import CALL_FACTS_KEY, DAILY_COSTS_KEY, mart_check_specs, mart_specs
 from laaffic_pipeline.defs.metadata import evaluation, markdown_table
-from laaffic_pipeline.defs.partitions import daily_partitions
-from laaffic_pipeline.defs.resources import LaafficApiResource, WarehouseResource, WarehouseSession
-from laaffic_pipeline.settings import load_settings
-from laaffic_pipeline.warehouse.analytics import default_analytics_path, ensure_analytics_file
+from laaffic_pipeline.defs.partitions import query_window
+from laaffic_pipeline.defs.resources import LaafficApiResource, MartsResource, WarehouseResource
+from laaffic_pipeline.settings import MartsSettings, PipelineSettings
+from laaffic_pipeline.warehouse.analytics import ensure_analytics_file
+from laaffic_pipeline.warehouse.archive import ArchiveError, archive_day, configured_archive_url, verify_day
 from laaffic_pipeline.warehouse.consistency import page_count_problems
 from laaffic_pipeline.warehouse.exports import export_partition, exports_dir
-from laaffic_pipeline.warehouse.landing import prepare_for_landing
+from laaffic_pipeline.warehouse.landing import PartitionShrinkError, ensure_raw_tables, replace_raw_partition
 from laaffic_pipeline.warehouse.marts import MartsRebuild, ensure_mart_tables, rebuild_marts
+from laaffic_pipeline.warehouse.schema_drift import SchemaDrift, schema_drift
 from laaffic_pipeline.warehouse.sql import query_rows
-from laaffic_pipeline.warehouse.tables import MARTS_CALL_FACTS, MARTS_DAILY_COSTS
-from laaffic_pipeline.warehouse.turns import DUCKDB_TURNS, SMALL_WAREHOUSE_RECORDS
+from laaffic_pipeline.warehouse.tables import (
+    MARTS_CALL_FACTS,
+    MARTS_DAILY_COSTS,
+    RAW_CALL_RECORD_PAGES,
+    RAW_CALL_RECORDS,
+)
 
-SETTINGS = load_settings()
-MARTS_DAYS_PER_BUILD = 7
+MARTS_BATCH_DAYS = 7
+"""Consecutive settled days whose marts are rebuilt in one transaction: DuckDB's working set stays
+that of a batch whatever the range, and the first batch is recorded while later days are read."""
+
+Event = dg.AssetMaterialization | dg.AssetCheckEvaluation
 
 
 class DaysConfig(dg.Config):
@@ -58,50 +76,95 @@ class DaysConfig(dg.Config):
     )
 
 
-@dg.multi_asset(
-    name="laaffic_days",
-    specs=[*raw_specs(), *mart_specs()],
-    check_specs=[*raw_check_specs(), *mart_check_specs()],
-    partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    can_subset=True,
-    # One run at a time writes the warehouse: never two runs of the same day, and a range's
-    # fetches share one client's limits instead of competing runs multiplying them.
-    pool="laaffic_warehouse",
-    # Re-runs the step when a fetch failed for reasons a later try can fix (e.g. an outage).
-    retry_policy=dg.RetryPolicy(
-        max_retries=SETTINGS.step_retries, delay=SETTINGS.step_retry_delay_s, backoff=dg.Backoff.EXPONENTIAL
-    ),
-)
-def laaffic_days(
-    context: dg.AssetExecutionContext,
-    config: DaysConfig,
-    laaffic: LaafficApiResource,
-    duckdb: WarehouseResource,
-) -> Iterator[dg.AssetMaterialization | dg.AssetCheckEvaluation]:
-    selected = context.selected_asset_keys
-    building = bool({CALL_FACTS_KEY, DAILY_COSTS_KEY} & selected)
+def laaffic_days_asset(
+    settings: PipelineSettings, partitions: dg.DailyPartitionsDefinition
+) -> dg.AssetsDefinition:
+    """The step, for ``settings``' partitions and retry policy (definition-time values)."""
 
-    def prepare(conn: DuckDBPyConnection) -> None:
-        # Tables and settings once, before any write: landings and marts then write side by side.
-        if RAW_CALL_RECORDS_KEY in selected:
-            prepare_for_landing(conn)
-        if building:
-            ensure_mart_tables(conn, SETTINGS.cost_currency)
+    @dg.multi_asset(
+        name="laaffic_days",
+        specs=[*raw_specs(partitions), *mart_specs(partitions, settings)],
+        check_specs=[*raw_check_specs(partitions), *mart_check_specs(partitions)],
+        partitions_def=partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        can_subset=True,
+        # One run at a time writes the warehouse (DuckDB takes one writer), so two runs never work
+        # on the same day at once, and a range's reads share one client's limits.
+        pool="laaffic_warehouse",
+        # Re-runs the step when a fetch failed for reasons a later try can fix (e.g. an outage).
+        retry_policy=dg.RetryPolicy(
+            max_retries=settings.step_retries,
+            delay=settings.step_retry_delay_s,
+            backoff=dg.Backoff.EXPONENTIAL,
+        ),
+    )
+    def laaffic_days(
+        context: dg.AssetExecutionContext,
+        config: DaysConfig,
+        laaffic: LaafficApiResource,
+        duckdb: WarehouseResource,
+        marts: MartsResource,
+    ) -> Iterator[Event]:
+        try:
+            yield from materialize_days(context, config, laaffic, duckdb, marts.settings, partitions)
+        except (dg.DagsterExecutionInterruptedError, KeyboardInterrupt) as interrupt:
+            # Dagster re-runs an interrupted step that has a retry policy, so the UI's Terminate (or
+            # Ctrl-C on `dg launch`) would be followed by the whole range again 30 s later: stop.
+            raise dg.Failure(
+                "The run was interrupted (terminated from the UI, Ctrl-C or a shutdown) and is not "
+                "retried. Each day landed before that is stored whole and recorded; the others were "
+                "not written. Launch the range again to finish it.",
+                allow_retries=False,
+            ) from interrupt
 
-    try:
-        # One warehouse connection for the step's writes: each day and week is a cursor of it.
-        with duckdb.session(prepare) as warehouse:
-            yield from materialize_days(context, config, laaffic, duckdb, warehouse, building=building)
-    except (dg.DagsterExecutionInterruptedError, KeyboardInterrupt) as interrupt:
-        # Dagster re-runs an interrupted step that has a retry policy, so the UI's Terminate (or
-        # Ctrl-C on `dg launch`) would be followed by the whole range again 30 s later: stop instead.
-        raise dg.Failure(
-            "The run was interrupted (terminated from the UI, Ctrl-C or a shutdown) and is not "
-            "retried. Each day landed before that is stored whole and recorded; the others were not "
-            "written. Launch the range again to finish it.",
-            allow_retries=False,
-        ) from interrupt
+    return laaffic_days
+
+
+@dataclass
+class RunDays:
+    """What the step knows of its days as they settle (its own thread's state, shared with none)."""
+
+    keys: list[str]
+    settled: set[str] = field(default_factory=set)
+    failed: dict[str, str] = field(default_factory=dict)  # not landed: why
+    unservable: list[str] = field(default_factory=list)  # past the API's two months, nothing stored
+    floor: datetime | None = None
+    kept_out: dict[str, str] = field(default_factory=dict)  # landed or stored, but not built: why
+    retryable: bool = True  # whether a later try could mend every failure
+    built: list[str] = field(default_factory=list)
+
+    def ready_to_build(self, *, final: bool) -> list[list[str]]:
+        """Batches of settled days to build now: days every one of whose predecessors in the run has
+        settled, not built yet, neither failed nor kept out; by whole batches unless ``final``."""
+        waiting, done = [], {*self.built, *self.failed, *self.kept_out, *self.unservable}
+        for key in self.keys:
+            if key not in self.settled:
+                break
+            if key not in done:
+                waiting.append(key)
+        batches = [waiting[i : i + MARTS_BATCH_DAYS] for i in range(0, len(waiting), MARTS_BATCH_DAYS)]
+        return batches if final else [batch for batch in batches if len(batch) == MARTS_BATCH_DAYS]
+
+    def failure(self) -> dg.Failure | None:
+        everything = {**self.failed, **self.kept_out}
+        if not everything and not self.unservable:
+            return None
+        reasons = [f"{key}: {message}" for key, message in sorted(everything.items())]
+        if self.unservable:
+            assert self.floor is not None
+            reasons.insert(
+                0,
+                f"{len(self.unservable)} day(s) {spans(self.unservable)}: they start before the API's "
+                f"retention limit {format_api_time(self.floor)} (it keeps only the last two months) and the "
+                "warehouse holds nothing of them, so they can no longer be fetched; nothing was "
+                "requested for them",
+            )
+        return dg.Failure(
+            f"{len(everything) + len(self.unservable)} of {len(self.keys)} day(s) failed: "
+            + "; ".join(reasons),
+            # A later try can fix a fetch; a failed page check is what the API sent.
+            allow_retries=self.retryable and not self.unservable and bool(self.failed) and not self.kept_out,
+        )
 
 
 def materialize_days(
@@ -109,127 +172,255 @@ def materialize_days(
     config: DaysConfig,
     laaffic: LaafficApiResource,
     duckdb: WarehouseResource,
-    warehouse: WarehouseSession,
-    *,
-    building: bool,
-) -> Iterator[dg.AssetMaterialization | dg.AssetCheckEvaluation]:
-    """Land the selected days (if raw is selected) in one worker thread and build their marts week
-    by week in another as the days settle; record everything from this thread as it finishes; fail
-    at the end naming every day that failed or was kept out of the marts."""
-    keys = list(context.partition_keys)
-    landing_raw = RAW_CALL_RECORDS_KEY in context.selected_asset_keys
-    kept_out: dict[str, str] = {}  # days landed but left out of the marts (failed page check)
-    mailbox = Mailbox()
+    rules: MartsSettings,
+    partitions: dg.DailyPartitionsDefinition,
+) -> Iterator[Event]:
+    """Steps 1-5 of the module's docstring for the run's days and selection."""
+    days = RunDays(list(context.partition_keys))
+    selected = context.selected_asset_keys
+    landing = RAW_CALL_RECORDS_KEY in selected
+    building = bool({CALL_FACTS_KEY, DAILY_COSTS_KEY} & selected)
+    windows = {key: query_window(partitions.time_window_for_partition_key(key)) for key in days.keys}
+    floor = retention_floor(datetime.now(UTC))
+    describe_run(context, days.keys)
     started = time.monotonic()
-    with ExitStack() as stack:
-        landing = (
-            stack.enter_context(
-                DayLanding(
-                    context,
-                    laaffic,
-                    duckdb,
-                    warehouse,
-                    mailbox,
-                    keys,
-                    allow_fewer_rows=config.allow_fewer_rows,
-                    days_in_flight=SETTINGS.days_in_flight,
-                )
-            )
-            if landing_raw
-            else None
-        )
-        landed = landing.landed if landing is not None else {}
-        marts = (
-            stack.enter_context(MartsBuild(context, warehouse, mailbox, kept_out, landed))
-            if building
-            else None
-        )
-        if landing is None and marts is not None:
-            # Days landed by another run are judged here, as their landing judged them.
-            kept_out.update(stored_days_failing_page_check(warehouse, keys))
-            marts.submit(keys, final=True)
-        settled: set[str] = set()
-        landing_runs = landing is not None
-        while landing_runs or (marts is not None and marts.pending):
-            message = mailbox.get()
-            if isinstance(message, Log):
-                getattr(context.log, message.level)(message.message)
-            elif isinstance(message, DaySettled):
-                settled.add(message.key)
-                assert landing is not None
-                if message.key in landing.landed:
-                    yield from record_landed_day(message.key, landing.landed[message.key], kept_out)
-                if marts is not None:
-                    # Day D's call facts read raw D-1, and its cost band the days before: the marts
-                    # are built for the days all of whose predecessors in the run have settled.
-                    ready = settled_prefix(keys, settled)
-                    marts.submit(
-                        [key for key in ready if key in landing.landed], final=len(ready) == len(keys)
-                    )
-            elif isinstance(message, LandingEnded):
-                if message.error is not None:
-                    raise message.error
-                landing_runs = False
-                assert landing is not None
-                context.log.info(landing.summary())
-                context.log.info(
-                    f"Fetched and landed {len(landing.landed)} day(s) in {time.monotonic() - started:.1f}s"
-                )
-            elif isinstance(message, WeekBuilt):
-                assert marts is not None
-                yield from marts.received(message)
-        if marts is not None:
-            if (analytics := marts.write_analytics_file()) is not None:
-                context.log.info(f"Wrote the analysts' file {analytics} (views over the Parquet exports)")
+
+    def prepare(conn: DuckDBPyConnection) -> None:
+        ensure_raw_tables(conn)
+        if building:
+            ensure_mart_tables(conn, rules.cost_currency)
+
+    exports = exports_dir(duckdb.database)
+    with duckdb.session(prepare) as warehouse:
+
+        def build_ready(*, final: bool = False) -> Iterator[Event]:
+            if building:
+                for batch in days.ready_to_build(final=final):
+                    yield from build_batch(context, warehouse.conn, batch, rules, days.built, exports)
+
+        # 1. Plan.
+        to_read = {key: window for key, window in windows.items() if window.start >= floor}
+        expired = [key for key in days.keys if key not in to_read]
+        if not landing:  # the marts alone: every day is as stored; its page check decides
+            to_read = {}
+            days.kept_out.update(stored_days_failing_page_check(warehouse.conn, days.keys))
+            days.settled.update(days.keys)
+        elif expired:
+            stored = stored_days(warehouse.conn, expired)
+            for key in expired:
+                if key in stored:
+                    yield from keep_stored_day(context, warehouse.conn, key, windows[key], floor, days)
+                else:
+                    days.unservable.append(key)
+                days.settled.add(key)
+            days.floor = floor
+        if to_read:
+            context.log.info(f"Reading {len(to_read)} day(s) from the API: {laaffic.describe()}")
+        yield from build_ready()
+
+        # 2-4. Read, land, build, as the days settle.
+        with DayReads(
+            laaffic.client,
+            to_read,
+            staging=Path(duckdb.database).parent,
+            days_in_flight=laaffic.client_settings.days_in_flight,
+            max_reads=laaffic.client_settings.max_reads,
+            memory_limit=duckdb.settings.duckdb_memory_limit,
+        ) as reads:
+            for item in reads:
+                if isinstance(item, Judgment):
+                    item.run()
+                    continue
+                if isinstance(item, LogLine):
+                    getattr(context.log, item.level)(item.message)
+                    continue
+                if isinstance(item, DayRead):
+                    yield from land_day(context, warehouse.conn, item, windows[item.key], config, days)
+                elif isinstance(item, DayUnread):
+                    days.failed[item.key] = str(item.error)
+                    days.retryable &= item.error.retryable
+                    context.log.error(f"{item.key}: not landed: {item.error}")
+                days.settled.add(item.key)
+                yield from build_ready()
+        if to_read:
             context.log.info(
-                f"Built, exported and checked the marts of {len(marts.built)} day(s) "
-                f"in {time.monotonic() - started:.1f}s from the start of the step"
+                f"Landed {len(to_read) - len(days.failed.keys() & to_read.keys())} of {len(to_read)} "
+                f"day(s) read with {reads.requests.sent} requests ({reads.requests.retries} retried after "
+                f"an error, {reads.requests.throttled} after HTTP 429) in {time.monotonic() - started:.1f}s"
             )
 
-    failed = landing.failed if landing is not None else {}
-    if failed or kept_out:
-        everything = {**failed, **kept_out}
-        retryable = landing is not None and landing.retryable
-        raise dg.Failure(
-            f"{len(everything)} of {len(keys)} day(s) failed: "
-            + "; ".join(f"{key}: {message}" for key, message in sorted(everything.items())),
-            # A later try can fix a fetch; a failed page check is what the API sent.
-            allow_retries=retryable and bool(failed) and not kept_out,
+        # 5. End.
+        yield from build_ready(final=True)
+        if days.built:
+            refresh = ensure_analytics_file(
+                duckdb.database,
+                duckdb.settings.analytics_file,
+                storage_version=duckdb.settings.duckdb_storage_version,
+                log=context.log,
+            )
+            if refresh:
+                context.log.info(refresh.message)
+            context.log.info(
+                f"Built, exported and checked the marts of {len(days.built)} day(s) in "
+                f"{time.monotonic() - started:.1f}s from the start of the step"
+            )
+    context.log.info(
+        "Every check result was recorded on its own day (a step over many days records them as events, "
+        "so Dagster also says the step did not yield its check outputs: nothing was skipped)."
+    )
+    if (failure := days.failure()) is not None:
+        raise failure
+
+
+def spans(keys: list[str]) -> str:
+    """Consecutive days written as ranges: ``2026-09-27; 2026-09-29 .. 2026-10-02``."""
+    days = [date.fromisoformat(key) for key in keys]
+    runs: list[list[date]] = []
+    for day in days:
+        if runs and (day - runs[-1][-1]).days == 1:
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    return "; ".join(f"{run[0]}" if len(run) == 1 else f"{run[0]} .. {run[-1]}" for run in runs)
+
+
+def describe_run(context: dg.AssetExecutionContext, keys: list[str]) -> None:
+    """Tag a ranged run with its days, so the UI's runs list shows them (a single day has its badge)."""
+    if len(keys) > 1:
+        context.instance.add_run_tags(
+            context.run.run_id, {"laaffic/days": f"{keys[0]}...{keys[-1]} ({len(keys)} days)"}
         )
 
 
-def settled_prefix(keys: list[str], settled: AbstractSet[str]) -> list[str]:
-    """The keys, in order, before the first one that has not settled yet."""
-    prefix = []
-    for key in keys:
-        if key not in settled:
-            break
-        prefix.append(key)
-    return prefix
+def stored_days(conn: DuckDBPyConnection, keys: list[str]) -> set[str]:
+    """Which of ``keys`` the warehouse holds raw records or pages of."""
+    rows = conn.execute(
+        f"SELECT DISTINCT partition_date::VARCHAR FROM {RAW_CALL_RECORDS} WHERE partition_date IN "
+        "(SELECT unnest($days::DATE[]))",
+        {"days": keys},
+    ).fetchall()
+    pages = conn.execute(
+        f"SELECT DISTINCT partition_date::VARCHAR FROM {RAW_CALL_RECORD_PAGES} WHERE partition_date IN "
+        "(SELECT unnest($days::DATE[]))",
+        {"days": keys},
+    ).fetchall()
+    return {day for (day,) in [*rows, *pages]}
 
 
-def record_landed_day(
-    key: str, landed: LandedDay, kept_out: dict[str, str]
-) -> Iterator[dg.AssetMaterialization | dg.AssetCheckEvaluation]:
-    """The raw materialization and check results of one landed day; a failed page check keeps the
-    day out of the marts (whether or not the marts are part of this run)."""
-    yield dg.AssetMaterialization(asset_key=RAW_CALL_RECORDS_KEY, partition=key, metadata=landed.metadata)
-    page_check = page_count_result(landed.page_figures)
+def keep_stored_day(
+    context: dg.AssetExecutionContext,
+    conn: DuckDBPyConnection,
+    key: str,
+    window: QueryWindow,
+    floor: datetime,
+    days: RunDays,
+) -> Iterator[Event]:
+    """A stored day past the API's two months: its raw stays as it is, recorded as kept, and judged."""
+    (figures,) = query_rows(conn, "page_count_consistency", {"partition_date": key})
+    drift = schema_drift(conn, date.fromisoformat(key))
+    rows = figures["records_landed"]
+    reason = (
+        f"kept as stored: the day starts {window.str_time}, before the API's retention limit "
+        f"{format_api_time(floor)}, so it was not requested; the warehouse's copy is the only one"
+    )
+    context.log.info(f"{key}: {reason} ({rows} records)")
+    yield dg.AssetMaterialization(
+        asset_key=RAW_CALL_RECORDS_KEY,
+        partition=key,
+        metadata={"kept_as_stored": reason, "requests_sent": 0, "dagster/row_count": rows},
+    )
+    yield from record_raw_checks(key, figures, drift, days)
+    yield archive_and_verify(context, conn, key)
+
+
+def land_day(
+    context: dg.AssetExecutionContext,
+    conn: DuckDBPyConnection,
+    day: DayRead,
+    window: QueryWindow,
+    config: DaysConfig,
+    days: RunDays,
+) -> Iterator[Event]:
+    """Replace the day's raw with its read in one transaction, judge what landed, record it."""
+    read = day.read
+    try:
+        landed = replace_raw_partition(
+            conn,
+            date.fromisoformat(day.key),
+            read.staged,
+            window.str_time,
+            window.end_time,
+            read.reads,
+            allow_fewer_rows=config.allow_fewer_rows,
+            prepared=True,
+        )
+    except PartitionShrinkError as error:
+        days.failed[day.key] = str(error)
+        days.retryable = False
+        context.log.error(f"{day.key}: not landed: {error}")
+        return
+    finally:
+        day.discard()
+    (figures,) = query_rows(conn, "page_count_consistency", {"partition_date": day.key})
+    drift = schema_drift(conn, date.fromisoformat(day.key))
+    summary = read.staged.page_summary()
+    done = len(days.settled) + 1
+    context.log.info(
+        f"{day.key}: landed {landed.rows_after} records from {summary['pages_fetched']} pages in "
+        f"{read.reads} read(s), {day.requests.sent} requests, {day.seconds:.1f}s ({done} of {len(days.keys)})"
+    )
+    yield dg.AssetMaterialization(
+        asset_key=RAW_CALL_RECORDS_KEY,
+        partition=day.key,
+        metadata={
+            "window": f"{window.str_time} .. {window.end_time}",
+            **summary,
+            "duplicates_dropped": summary["records_received"] - landed.rows_after,
+            "reads": read.reads,
+            "read_problems": dg.MetadataValue.json(read.history),
+            "requests_sent": day.requests.sent,
+            "request_retries": day.requests.retries,
+            "requests_throttled": day.requests.throttled,
+            "rows_replaced": landed.rows_before,
+            "dagster/row_count": landed.rows_after,
+        },
+    )
+    yield from record_raw_checks(day.key, figures, drift, days)
+    yield archive_and_verify(context, conn, day.key)
+
+
+def archive_and_verify(context: dg.AssetExecutionContext, conn: DuckDBPyConnection, key: str) -> Event:
+    """Archive the day's committed raw as a new version (none when the latest holds the same rows)
+    and check the archive against the warehouse; archiving failing fails this check, not the day."""
+    settings = context.resources.duckdb.settings
+    url = configured_archive_url(settings.archive_url, settings.duckdb_path)
+    day, archived = date.fromisoformat(key), None
+    try:
+        archived = archive_day(conn, day, url, run_id=context.run.run_id, landed_at=datetime.now(UTC))
+        problems = verify_day(conn, day, url)
+    except ArchiveError as error:
+        problems = [f"{key} could not be archived: {error}"]
+    return evaluation(archive_result(problems, archived), key)
+
+
+def record_raw_checks(
+    key: str, figures: dict[str, Any], drift: SchemaDrift, days: RunDays
+) -> Iterator[Event]:
+    """The raw checks of a day; a failed page check keeps it out of the marts."""
+    page_check = page_count_result(figures)
     yield evaluation(page_check, key)
-    yield evaluation(schema_drift_result(landed.drift), key)
+    yield evaluation(schema_drift_result(drift), key)
     if not page_check.passed:
-        kept_out[key] = kept_out_because(page_check.description or "")
+        days.kept_out[key] = kept_out_because(page_check.description or "")
 
 
-def stored_days_failing_page_check(warehouse: WarehouseSession, keys: list[str]) -> dict[str, str]:
+def stored_days_failing_page_check(conn: DuckDBPyConnection, keys: list[str]) -> dict[str, str]:
     """Stored days whose raw fails the page-count rule, with why: kept out of a marts-only run."""
     failing = {}
-    with DUCKDB_TURNS.turn(alone=True), warehouse.cursor() as conn:
-        for key in keys:
-            (figures,) = query_rows(conn, "page_count_consistency", {"partition_date": key})
-            problems = page_count_problems(figures)
-            if problems:
-                failing[key] = kept_out_because("; ".join(problems))
+    for key in keys:
+        (figures,) = query_rows(conn, "page_count_consistency", {"partition_date": key})
+        if problems := page_count_problems(figures):
+            failing[key] = kept_out_because("; ".join(problems))
     return failing
 
 
@@ -238,92 +429,25 @@ def kept_out_because(problems: str) -> str:
     return f"{PAGE_COUNT_CHECK} failed ({problems}); its marts were not rebuilt"
 
 
-class MartsBuild:
-    """The marts of a run's days, built a week per transaction in a worker thread as days settle.
-
-    DuckDB's working set stays that of a week whatever the range, each day is rebuilt whole in one
-    transaction, and a week takes its turn (``DUCKDB_TURNS``): beside the landings under way when
-    the week is small (``landed`` holds the days this run landed, with their rows), alone otherwise.
-    Weeks are built one after another, oldest first (a day's cost band reads the days before it);
-    each posts ``WeekBuilt`` with its Dagster events to the ``mailbox``.
-    """
-
-    def __init__(
-        self,
-        context: dg.AssetExecutionContext,
-        warehouse: WarehouseSession,
-        mailbox: Mailbox,
-        kept_out: dict[str, str],
-        landed: Mapping[str, LandedDay],
-    ) -> None:
-        self._selected = context.selected_asset_keys
-        self._warehouse = warehouse
-        self._mailbox = mailbox
-        self._kept_out = kept_out
-        self._landed = landed
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="laaffic-marts")
-        self._submitted: set[str] = set()
-        self.pending = 0  # weeks submitted and not yet received
-        self.built: list[str] = []
-
-    def __enter__(self) -> "MartsBuild":
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._worker.shutdown(wait=True, cancel_futures=True)
-
-    def submit(self, ready: list[str], *, final: bool) -> None:
-        """Queue the days of ``ready`` not queued yet (nor kept out), by whole weeks unless ``final``."""
-        waiting = [key for key in ready if key not in self._submitted and key not in self._kept_out]
-        while len(waiting) >= MARTS_DAYS_PER_BUILD or (final and waiting):
-            week, waiting = waiting[:MARTS_DAYS_PER_BUILD], waiting[MARTS_DAYS_PER_BUILD:]
-            self._submitted.update(week)
-            self.pending += 1
-            self._worker.submit(self._build, week)
-
-    def received(self, built: WeekBuilt) -> list[dg.AssetMaterialization | dg.AssetCheckEvaluation]:
-        """A week's events to record (or its error, raised)."""
-        self.pending -= 1
-        if built.error is not None:
-            raise built.error
-        self.built += built.keys
-        return built.events
-
-    def write_analytics_file(self) -> Path | None:
-        """Rewrite the analysts' file if its views changed (after any week was built); its path if so."""
-        if not self.built:
-            return None
-        database = self._warehouse.database
-        analytics = Path(SETTINGS.warehouse.analytics_path or default_analytics_path(database))
-        written = ensure_analytics_file(
-            database, analytics, storage_version=SETTINGS.warehouse.duckdb_storage_version
-        )
-        return analytics if written else None
-
-    def _build(self, keys: list[str]) -> None:
-        started = time.monotonic()
-        try:
-            week = [date.fromisoformat(key) for key in keys]
-            exports = exports_dir(self._warehouse.database)
-            # Days this run did not land (a marts-only run) are of unknown size: built alone.
-            alone = (
-                any(key not in self._landed for key in keys)
-                or sum(self._landed[key].metadata["dagster/row_count"] for key in keys)
-                > SMALL_WAREHOUSE_RECORDS
-            )
-            with DUCKDB_TURNS.turn(alone=alone), self._warehouse.cursor() as conn:
-                built = rebuild_marts(conn, week, SETTINGS.cost_currency, prepared=True)
-                events = [
-                    event for day in week for event in record_day(conn, self._selected, day, built, exports)
-                ]
-        except BaseException as error:
-            self._mailbox.post(WeekBuilt(keys, [], error))
-        else:
-            seconds = time.monotonic() - started
-            self._mailbox.post(
-                Log("info", f"Rebuilt, exported and checked the marts of {len(keys)} days: {seconds:.1f}s")
-            )
-            self._mailbox.post(WeekBuilt(keys, events))
+def build_batch(
+    context: dg.AssetExecutionContext,
+    conn: DuckDBPyConnection,
+    keys: list[str],
+    rules: MartsSettings,
+    built: list[str],
+    exports: Path,
+) -> Iterator[Event]:
+    """Rebuild the marts of ``keys`` in one transaction, then export, check and record each day."""
+    started = time.monotonic()
+    batch = [date.fromisoformat(key) for key in keys]
+    rebuilt = rebuild_marts(conn, batch, rules.cost_currency, prepared=True)
+    for day in batch:
+        yield from record_day(conn, context.selected_asset_keys, day, rebuilt, exports, rules)
+    built.extend(keys)
+    context.log.info(
+        f"Rebuilt, exported and checked the marts of {keys[0]} .. {keys[-1]} ({len(keys)} day(s)) "
+        f"in {time.monotonic() - started:.1f}s"
+    )
 
 
 def record_day(
@@ -332,7 +456,8 @@ def record_day(
     day: date,
     built: MartsRebuild,
     exports: Path,
-) -> Iterator[dg.AssetMaterialization | dg.AssetCheckEvaluation]:
+    rules: MartsSettings,
+) -> Iterator[Event]:
     """Export one built day and record its materializations and check results."""
     key = day.isoformat()
     facts = dict(built.call_facts[day])
@@ -344,11 +469,11 @@ def record_day(
             metadata={
                 "dagster/row_count": facts.pop("rows"),
                 **facts,
-                "cost_currency_rule": SETTINGS.cost_currency,
+                "cost_currency_rule": rules.cost_currency,
                 "export_path": dg.MetadataValue.path(str(path.resolve())),
             },
         )
-        for result in call_facts_results(conn, day, SETTINGS.max_flagged_share):
+        for result in call_facts_results(conn, day, rules.max_flagged_share):
             yield evaluation(result, key)
     if DAILY_COSTS_KEY in selected:
         costs = built.daily_costs[day]
@@ -362,5 +487,5 @@ def record_day(
                 "export_path": dg.MetadataValue.path(str(path.resolve())),
             },
         )
-        for result in daily_costs_results(conn, day, SETTINGS.anomaly_band):
+        for result in daily_costs_results(conn, day, rules.anomaly_band):
             yield evaluation(result, key)

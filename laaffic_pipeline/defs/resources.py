@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import logging
-import os
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
@@ -17,7 +15,7 @@ from pydantic import Field
 from laaffic_pipeline.alerts.resource import ALERTS_RESOURCE_KEY, AlertResource
 from laaffic_pipeline.api.auth import Credentials
 from laaffic_pipeline.api.client import LaafficClient
-from laaffic_pipeline.settings import ClientSettings, WarehouseSettings, load_settings
+from laaffic_pipeline.settings import ClientSettings, MartsSettings, PipelineSettings, WarehouseSettings
 from laaffic_pipeline.warehouse.connection import connect_waiting
 
 logger = logging.getLogger(__name__)
@@ -35,7 +33,7 @@ class LaafficApiResource(dg.ConfigurableResource):
         Credentials(self.api_key, self.api_secret)
 
     def client(self, log: logging.Logger | Any = None) -> LaafficClient:
-        options = self.client_settings.model_dump(exclude={"base_url", "max_reads"})
+        options = self.client_settings.model_dump(exclude={"base_url", "max_reads", "days_in_flight"})
         return LaafficClient(
             Credentials(self.api_key, self.api_secret), self.client_settings.base_url, log=log, **options
         )
@@ -47,7 +45,8 @@ class LaafficApiResource(dg.ConfigurableResource):
         return (
             f"page size {s.page_size}, up to {s.concurrency} requests at once, {rate}, at most "
             f"{s.retry_attempts} errors or {s.retry_deadline_s:g}s per page (backoff "
-            f"{s.retry_initial_wait_s:g}s to {s.retry_max_wait_s:g}s), at most {s.max_reads} reads"
+            f"{s.retry_initial_wait_s:g}s to {s.retry_max_wait_s:g}s), at most {s.max_reads} reads, "
+            f"{s.days_in_flight} days at a time"
         )
 
 
@@ -119,68 +118,68 @@ class WarehouseResource(DuckDBResource):
 
 
 class WarehouseSession:
-    """A step's writes as cursors of one warehouse connection.
+    """A step's writes on one warehouse connection, opened by the first write and closed with the step.
 
-    The connection is opened (waiting for the file lock like ``get_connection``) by the first
-    write, not before, so nothing is locked while a run only fetches; it stays open until the step
-    ends, so no write pays DuckDB's opening of the file and its checkpoint on closing (tens of ms a
-    day of a range). Each cursor is its own DuckDB connection to the same database: one per
-    thread at a time.
+    Nothing is locked while a run only fetches; once open, no write pays DuckDB's opening of the
+    file and its checkpoint on closing (tens of ms a day of a range). Used by the step's thread
+    alone. ``prepare`` runs once on the connection when it opens (the tables).
     """
 
     def __init__(
-        self,
-        resource: WarehouseResource,
-        prepare: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+        self, resource: WarehouseResource, prepare: Callable[[duckdb.DuckDBPyConnection], None] | None = None
     ) -> None:
         self._resource = resource
         self._prepare = prepare
         self._opened = ExitStack()
         self._conn: duckdb.DuckDBPyConnection | None = None
-        self._opening = threading.Lock()
 
     @property
     def database(self) -> str:
         return self._resource.database
 
-    @contextmanager
-    def cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        with self._opening:
-            if self._conn is None:
-                conn = self._opened.enter_context(self._resource.get_connection())
-                if self._prepare is not None:
-                    self._prepare(conn)
-                self._conn = conn
-        with self._conn.cursor() as cursor:
-            yield cursor
+    @property
+    def conn(self) -> duckdb.DuckDBPyConnection:
+        """The connection, opened (waiting for the file lock like ``get_connection``) on first use."""
+        if self._conn is None:
+            conn = self._opened.enter_context(self._resource.get_connection())
+            if self._prepare is not None:
+                self._prepare(conn)
+            self._conn = conn
+        return self._conn
 
     def close(self) -> None:
-        with self._opening:
-            self._opened.close()
-            self._conn = None
+        self._opened.close()
+        self._conn = None
 
 
-def _secret(name: str) -> str | dg.EnvVar:
-    """An optional secret through ``EnvVar`` (the UI shows its name), or empty when it is not set."""
-    return dg.EnvVar(name) if os.environ.get(name) else ""
+class MartsResource(dg.ConfigurableResource):
+    """How the marts are built and judged; a run may override these in its config (launchpad)."""
 
-
-@dg.definitions
-def resources() -> dg.Definitions:
-    settings = load_settings()
-    return dg.Definitions(
-        resources={
-            "laaffic": LaafficApiResource(
-                api_key=dg.EnvVar("LAAFFIC_API_KEY"),
-                api_secret=dg.EnvVar("LAAFFIC_API_SECRET"),
-                client_settings=settings.client,
-            ),
-            "duckdb": WarehouseResource.from_settings(settings.warehouse),
-            ALERTS_RESOURCE_KEY: AlertResource(
-                settings=settings.alerts,
-                webhook_url=_secret("LAAFFIC_ALERT_WEBHOOK_URL"),
-                smtp_password=_secret("LAAFFIC_ALERT_SMTP_PASSWORD"),
-                api_secret=_secret("LAAFFIC_API_SECRET"),
-            ),
-        }
+    settings: MartsSettings = Field(
+        default=MartsSettings(),
+        description="LAAFFIC_COST_CURRENCY, LAAFFIC_MAX_FLAGGED_SHARE, LAAFFIC_ANOMALY_BAND.",
     )
+
+
+def _secret(name: str, env: Mapping[str, str]) -> str | dg.EnvVar:
+    """An optional secret through ``EnvVar`` (the UI shows its name), or empty when it is not set."""
+    return dg.EnvVar(name) if env.get(name) else ""
+
+
+def pipeline_resources(settings: PipelineSettings, env: Mapping[str, str]) -> dict[str, Any]:
+    """The run-time resources of ``settings``; ``env`` only tells which optional secrets are set."""
+    return {
+        "laaffic": LaafficApiResource(
+            api_key=dg.EnvVar("LAAFFIC_API_KEY"),
+            api_secret=dg.EnvVar("LAAFFIC_API_SECRET"),
+            client_settings=settings.client,
+        ),
+        "duckdb": WarehouseResource.from_settings(settings.warehouse),
+        "marts": MartsResource(settings=settings.marts),
+        ALERTS_RESOURCE_KEY: AlertResource(
+            settings=settings.alerts,
+            webhook_url=_secret("LAAFFIC_ALERT_WEBHOOK_URL", env),
+            smtp_password=_secret("LAAFFIC_ALERT_SMTP_PASSWORD", env),
+            api_secret=_secret("LAAFFIC_API_SECRET", env),
+        ),
+    }

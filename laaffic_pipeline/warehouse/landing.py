@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 
@@ -16,19 +18,22 @@ def ensure_raw_tables(conn: duckdb.DuckDBPyConnection) -> None:
     run_sql(conn, "create_raw_tables")
 
 
-def prepare_for_landing(conn: duckdb.DuckDBPyConnection) -> None:
-    """Make the raw tables and set the database up for landings (``replace_raw_partition(...,
-    prepared=True)``), once for a connection shared by several writers: creating tables and
-    changing settings while another writer's transaction is open would conflict with it."""
-    ensure_raw_tables(conn)
-    for name, value in LANDING_SETTINGS.items():
-        conn.execute(f"SET {name} = {value}")
-
-
 # One stream of JSON into one table: on one thread, in any order, DuckDB's buffers stay inside its
 # memory limit (a 1M-record day at 256MB runs out of memory on two threads, at equal speed).
-# Both settings are the whole database's, not one connection's.
+# Both settings are the whole database's, so they are set for the landing and reset after it:
+# the marts, built on the same connection afterwards, use every thread.
 LANDING_SETTINGS = {"threads": "1", "preserve_insertion_order": "false"}
+
+
+@contextmanager
+def landing_settings(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    for name, value in LANDING_SETTINGS.items():
+        conn.execute(f"SET {name} = {value}")
+    try:
+        yield
+    finally:
+        for name in LANDING_SETTINGS:
+            conn.execute(f"RESET {name}")
 
 
 class PartitionShrinkError(RuntimeError):
@@ -56,14 +61,27 @@ def replace_raw_partition(
 
     ``str_time``/``end_time`` are the window exactly as sent. Refuses (and rolls back) a
     replacement that would leave fewer rows than stored unless ``allow_fewer_rows``: past the
-    API's retention the warehouse holds the only copy. ``prepared``: the database went through
-    ``prepare_for_landing`` already (a shared connection); otherwise this landing does it and undoes
-    the settings afterwards.
+    API's retention the warehouse holds the only copy. ``prepared``: the raw tables exist already
+    (the step made them when it opened the warehouse).
     """
     if not prepared:
-        prepare_for_landing(conn)
+        ensure_raw_tables(conn)
     run_sql(conn, "staged_read_macros")
     day = {"partition_date": partition_date}
+    with landing_settings(conn):
+        return _replace(conn, day, staged, str_time, end_time, reads, allow_fewer_rows)
+
+
+def _replace(
+    conn: duckdb.DuckDBPyConnection,
+    day: dict[str, date],
+    staged: StagedNdjsonRead,
+    str_time: str,
+    end_time: str,
+    reads: int,
+    allow_fewer_rows: bool,
+) -> LandedPartition:
+    partition_date = day["partition_date"]
     conn.begin()
     try:
         rows_before = _count(conn, partition_date)
@@ -97,10 +115,6 @@ def replace_raw_partition(
     except BaseException:
         conn.rollback()
         raise
-    finally:
-        if not prepared:
-            for name in LANDING_SETTINGS:
-                conn.execute(f"RESET {name}")
     return LandedPartition(rows_before, rows_after)
 
 

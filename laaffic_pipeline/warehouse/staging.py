@@ -10,8 +10,7 @@ over the same files, so memory stays flat however large the day.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -21,11 +20,9 @@ import orjson
 
 from laaffic_pipeline.warehouse.consistency import page_count_problems
 from laaffic_pipeline.warehouse.sql import query_rows, run_sql
-from laaffic_pipeline.warehouse.turns import DUCKDB_TURNS
 
-# Judging reads of up to this many records (together) needs a few MB of its own DuckDB: such a
-# read is judged beside other small work; a larger one waits to be judged alone.
-SMALL_JUDGING_RECORDS = 20_000
+DEFAULT_MEMORY_LIMIT = "256MB"
+"""DuckDB's memory cap for the pipeline's work unless LAAFFIC_DUCKDB_MEMORY_LIMIT says otherwise."""
 
 
 class Page(Protocol):
@@ -48,7 +45,7 @@ def _json_line(value: dict[str, Any]) -> bytes:
 class StagedNdjsonRead:
     """One read of a window written to ``folder`` as it arrives; a page sink for the API client."""
 
-    def __init__(self, folder: Path, read: int, memory_limit: str = "1GB") -> None:
+    def __init__(self, folder: Path, read: int, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> None:
         self.records_path = folder / f"records-{read}.ndjson"
         self.pages_path = folder / f"pages-{read}.ndjson"
         self.records = 0
@@ -91,7 +88,7 @@ class StagedNdjsonRead:
     def figures(self) -> dict[str, Any]:
         """The read's page-count figures (see ``sql/staged_read_figures.sql``), computed once."""
         if self._figures is None:
-            with self._duckdb(self.records) as conn:
+            with self._connect() as conn:
                 (self._figures,) = query_rows(
                     conn,
                     "staged_read_figures",
@@ -106,7 +103,7 @@ class StagedNdjsonRead:
         """Same reported total and the same records (by identity) as ``other``."""
         if self.figures()["reported_total"] != other.figures()["reported_total"]:
             return False
-        with self._duckdb(self.records + other.records) as conn:
+        with self._connect() as conn:
             (row,) = query_rows(
                 conn,
                 "staged_reads_differ",
@@ -123,15 +120,9 @@ class StagedNdjsonRead:
             "records_received": figures["records_received"],
         }
 
-    @contextmanager
-    def _duckdb(self, records: int) -> Iterator[duckdb.DuckDBPyConnection]:
-        """An in-memory DuckDB for judging ``records`` records, in its turn (``DUCKDB_TURNS``): a
-        large read alone, so several days read at once never hold several memory limits' worth of
-        DuckDB; a small one beside other small work."""
-        with DUCKDB_TURNS.turn(alone=records > SMALL_JUDGING_RECORDS), self._connect() as conn:
-            yield conn
-
     def _connect(self) -> duckdb.DuckDBPyConnection:
+        """A DuckDB of its own in memory, capped like the warehouse's: judged one read at a time,
+        by the thread that does all of a run's DuckDB work."""
         conn = duckdb.connect(
             config={
                 "memory_limit": self._memory_limit,

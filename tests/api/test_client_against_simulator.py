@@ -142,7 +142,7 @@ def test_a_window_the_api_refuses_is_a_parameter_error_not_retried(make_simulato
 
 
 def test_a_window_past_retention_is_out_of_time_range(make_simulator):
-    # fetch_page has no retention guard (QueryWindow.check_retention is the caller's), so this
+    # fetch_page has no retention guard (the pipeline checks before it asks for a day), so this
     # reaches the API, as a clock-skewed or misconfigured caller would.
     simulator = make_simulator()
     start = datetime.combine((datetime.now(UTC) - timedelta(days=95)).date(), datetime.min.time(), UTC)

@@ -1,13 +1,13 @@
-"""Load the real definitions against a test simulator and a DuckDB file in a temp folder.
+"""Build the real definitions against a test simulator and a DuckDB file in a temp folder.
 
-The definitions read their settings from ``LAAFFIC_*`` variables when their modules are imported,
-as Dagster loads them. ``load_definitions`` sets the variables and imports the ``defs`` modules
-afresh, so each test gets definitions built from its own environment.
+The definitions are built as the code location builds them (``build_definitions``), from settings
+read from ``LAAFFIC_*`` values the test gives, never from the developer's shell; only the API key
+and secret are set in the environment, where the resources' ``EnvVar`` reads them.
 """
 
 from __future__ import annotations
 
-import sys
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,22 +15,27 @@ import duckdb
 import pytest
 from dagster import DagsterInstance, Definitions, ExecuteInProcessResult
 
-from laaffic_pipeline.settings import PipelineSettings, env_name, load_settings
+from laaffic_pipeline.defs import build_definitions
+from laaffic_pipeline.settings import PipelineSettings, env_name
 from laaffic_pipeline.simulator import LaafficSimulator
 from tests.conftest import TEST_API_KEY, TEST_API_SECRET
 
 DAILY_JOB_NAME = "laaffic_daily"
 
 
-def load_definitions() -> Definitions:
-    """The code location as Dagster loads it, from the current environment."""
-    load_settings.cache_clear()
-    for name in list(sys.modules):
-        if name == "laaffic_pipeline.definitions" or name.startswith("laaffic_pipeline.defs"):
-            del sys.modules[name]
-    from laaffic_pipeline.definitions import defs
+def settings_env(settings: dict[str, object]) -> dict[str, str]:
+    """``LAAFFIC_*`` variables for the given settings (by field name), with the test credentials."""
+    return {
+        "LAAFFIC_API_KEY": TEST_API_KEY,
+        "LAAFFIC_API_SECRET": TEST_API_SECRET,
+        **{env_name(name): str(value) for name, value in settings.items()},
+    }
 
-    return defs()
+
+def load_definitions(env: dict[str, str] | None = None) -> Definitions:
+    """The code location as Dagster builds it, from ``env`` (default: the current environment)."""
+    env = dict(os.environ if env is None else env)
+    return build_definitions(PipelineSettings.from_env(env), env)
 
 
 @dataclass
@@ -107,21 +112,22 @@ class Pipeline:
         return keys
 
 
-def set_pipeline_env(monkeypatch: pytest.MonkeyPatch, settings: dict[str, object]) -> None:
-    """Only the given ``LAAFFIC_*`` settings (by field name), everything else at its default."""
-    for name in list(__import__("os").environ):
+def set_pipeline_env(monkeypatch: pytest.MonkeyPatch, settings: dict[str, object]) -> dict[str, str]:
+    """Only the given ``LAAFFIC_*`` settings (by field name) in the environment, everything else at
+    its default; the variables, for ``load_definitions``."""
+    for name in list(os.environ):
         if name.startswith("LAAFFIC_"):
             monkeypatch.delenv(name)
-    monkeypatch.setenv("LAAFFIC_API_KEY", TEST_API_KEY)
-    monkeypatch.setenv("LAAFFIC_API_SECRET", TEST_API_SECRET)
-    for name, value in settings.items():
-        monkeypatch.setenv(env_name(name), str(value))
+    env = settings_env(settings)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env
 
 
 def make_pipeline(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, simulator: LaafficSimulator, **overrides
 ) -> Pipeline:
-    set_pipeline_env(
+    env = set_pipeline_env(
         monkeypatch,
         {
             "base_url": simulator.base_url,
@@ -130,5 +136,5 @@ def make_pipeline(
             **overrides,
         },
     )
-    defs = load_definitions()
-    return Pipeline(load_settings(), defs, DagsterInstance.ephemeral())
+    settings = PipelineSettings.from_env(env)
+    return Pipeline(settings, build_definitions(settings, env), DagsterInstance.ephemeral())

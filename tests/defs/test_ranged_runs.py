@@ -4,16 +4,24 @@ The truth is ``records_for_local_day(day, zone)``: the simulator's own reading o
 submitTime falls on local day D in zone Z", which shares no code with the pipeline's windows.
 """
 
+import calendar
 import itertools
 import json
 import math
 import threading
 import time
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
 
+import duckdb
 from dagster import AssetKey
 
-from laaffic_pipeline.simulator import FaultConfig
+from laaffic_pipeline.simulator import FaultConfig, LaafficSimulator
+from laaffic_pipeline.warehouse.landing import replace_raw_partition
+from laaffic_pipeline.warehouse.staging import StagedNdjsonRead
+from tests.conftest import TEST_API_KEY, TEST_API_SECRET
+from tests.defs.pinned_clock import run_day_at
 from tests.defs.pipeline import make_pipeline
 
 RAW = AssetKey(["raw", "call_records"])
@@ -58,7 +66,7 @@ def test_a_range_east_of_utc_lands_each_local_day_with_its_own_results(monkeypat
     checks = pipeline.checks(result)
     assert {partition for _, partition in checks} == set(days)  # every result on its own day
     assert all(checks[("page_count_consistency", day)].passed for day in days)
-    assert len(checks) == 9 * len(days)
+    assert len(checks) == 10 * len(days)  # 3 raw checks (archive included) and 7 of the marts
 
 
 def test_a_range_builds_each_week_of_marts_while_the_days_after_it_are_still_being_read(
@@ -147,20 +155,19 @@ def test_a_failure_while_building_the_marts_stops_the_reads_still_under_way(
     assert stored == set(days[:7])  # the reads stopped with the step
 
 
-def test_a_dst_day_west_of_utc_is_its_25_hour_local_day(monkeypatch, tmp_path, make_simulator):
-    # 2026-11-01 in New York: clocks go back, the day runs from -04:00 to -05:00.
-    simulator = make_simulator(records_per_day=300)
-    pipeline = make_pipeline(monkeypatch, tmp_path, simulator, timezone="America/New_York")
+def test_a_dst_day_west_of_utc_is_its_25_hour_local_day(tmp_path):
+    # 2026-11-01 in New York: clocks go back, the day runs from -04:00 to -05:00. The clock is
+    # pinned two days later, so the day is one the API serves whatever the real date.
+    ran = run_day_at("2026-11-03 12:00:00", "2026-11-01", {"timezone": "America/New_York"}, tmp_path, 300)
 
-    result = pipeline.run("2026-11-01")
-
-    assert result.success, pipeline.failure_message(result)
-    assert landed(pipeline, "2026-11-01") == simulator.records_for_local_day(
+    assert ran["success"]
+    truth = LaafficSimulator(TEST_API_KEY, TEST_API_SECRET, records_per_day=300).records_for_local_day(
         date(2026, 11, 1), "America/New_York"
     )
-    metadata = pipeline.materializations(result, RAW)["2026-11-01"].metadata
-    assert metadata["window"].value == "2026-11-01T00:00:00-04:00 .. 2026-11-02T00:00:00-05:00"
-    assert all(check.passed for check in pipeline.checks(result).values())
+    assert ran["records"] == truth
+    assert len(truth) > 300  # 25 hours of a 300-a-day simulator
+    assert ran["window"] == "2026-11-01T00:00:00-04:00 .. 2026-11-02T00:00:00-05:00"
+    assert all(ran["checks_passed"])
 
 
 def test_a_day_failing_its_page_check_stays_out_of_the_marts_while_the_rest_of_the_range_is_built(
@@ -216,18 +223,104 @@ def test_a_failed_page_check_is_not_retried_by_the_step_retry_policy(monkeypatch
     assert pipeline.materializations(result, FACTS) == {}
 
 
-def test_a_range_reaching_past_retention_is_refused_once_before_any_request(monkeypatch, tmp_path, simulator):
-    pipeline = make_pipeline(monkeypatch, tmp_path, simulator, start_date="2026-01-01")
-    keys = pipeline.partitions_def.get_partition_keys()
+def first_servable_day(now: datetime) -> date:
+    """The first whole UTC day the API serves at ``now``: its 00:00 is at or after the same instant
+    two calendar months earlier (the document's "recent two months"), written out here."""
+    month = now.month - 2 + (12 if now.month <= 2 else 0)
+    year = now.year - (1 if now.month <= 2 else 0)
+    floor = now.replace(year=year, month=month, day=min(now.day, calendar.monthrange(year, month)[1]))
+    day = floor.date()
+    return day if datetime.combine(day, datetime.min.time(), UTC) >= floor else day + timedelta(days=1)
+
+
+def store_day_directly(pipeline, simulator, day: date) -> list[dict]:
+    """Land ``day``'s records as an earlier run did, without the API (the day may be past its
+    retention now): the warehouse's own landing of one staged read of them."""
+    records = simulator.records_for_local_day(day, "UTC")
+    folder = Path(pipeline.duckdb_path).parent / "seed"
+    folder.mkdir(parents=True, exist_ok=True)
+    staged = StagedNdjsonRead(folder, 1, "256MB")
+    pages = max(1, math.ceil(len(records) / 100))
+    for number in range(1, pages + 1):
+        chunk = records[(number - 1) * 100 : number * 100]
+        staged.write_page(
+            number, datetime.now(UTC), SimpleNamespace(total=len(records), pages=pages, records=chunk)
+        )
+    staged.close()
+    start = datetime.combine(day, datetime.min.time(), UTC)
+    with duckdb.connect(pipeline.duckdb_path) as conn:
+        replace_raw_partition(
+            conn, day, staged, start.isoformat(), (start + timedelta(days=1)).isoformat(), 1
+        )
+    return records
+
+
+def test_a_range_reaching_past_retention_lands_what_the_api_serves_and_fails_once_naming_the_rest(
+    monkeypatch, tmp_path, simulator
+):
+    first = first_servable_day(datetime.now(UTC))
+    start = first - timedelta(days=3)
+    pipeline = make_pipeline(monkeypatch, tmp_path, simulator, start_date=start.isoformat())
+    servable = [(first + timedelta(days=n)).isoformat() for n in range(2)]
     simulator.reset_counters()
 
-    result = pipeline.run_range(keys[0], keys[-1])
+    result = pipeline.run_range(start.isoformat(), servable[-1])
 
     assert not result.success
     message = pipeline.failure_message(result)
-    assert "before the API's retention limit" in message
-    assert f"({keys[0]} .. " in message
+    assert (
+        f"3 day(s) {start} .. {first - timedelta(days=1)}: they start before the API's retention limit"
+        in message
+    )
+    assert "nothing was requested for them" in message
+    assert sorted(pipeline.materializations(result, RAW)) == servable
+    assert sorted(pipeline.materializations(result, FACTS)) == servable
+    expected_pages = sum(
+        math.ceil(len(simulator.records_for_local_day(date.fromisoformat(day), "UTC")) / 100)
+        for day in servable
+    )
+    assert simulator.request_count == expected_pages  # not one request for the three days before
+
+
+def test_a_stored_day_past_retention_is_kept_as_stored_and_its_marts_rebuilt_alone_or_in_a_range(
+    monkeypatch, tmp_path, simulator
+):
+    first = first_servable_day(datetime.now(UTC))
+    old = first - timedelta(days=1)  # the last day the API no longer serves
+    pipeline = make_pipeline(
+        monkeypatch, tmp_path, simulator, start_date=(old - timedelta(days=1)).isoformat()
+    )
+    records = store_day_directly(pipeline, simulator, old)
+    stored = (
+        "SELECT page, position, fetched_at, record FROM raw.call_records "
+        "WHERE partition_date = ? ORDER BY page, position"
+    )
+    before = pipeline.query(stored, [old])
+    simulator.reset_counters()
+
+    alone = pipeline.run(old.isoformat())
+
+    assert alone.success, pipeline.failure_message(alone)
     assert simulator.request_count == 0
+    assert pipeline.query(stored, [old]) == before
+    assert [json.loads(row[3]) for row in before] == records
+    metadata = pipeline.materializations(alone, RAW)[old.isoformat()].metadata
+    assert "kept as stored" in metadata["kept_as_stored"].value
+    assert metadata["requests_sent"].value == 0
+    assert fact_days(pipeline) == {old.isoformat(): len(records)}
+    assert pipeline.checks(alone)[("page_count_consistency", old.isoformat())].passed
+
+    in_range = pipeline.run_range((old - timedelta(days=1)).isoformat(), first.isoformat())
+
+    assert not in_range.success  # the day before, with nothing stored, is the one failure
+    message = pipeline.failure_message(in_range)
+    assert f"1 day(s) {old - timedelta(days=1)}: they start before" in message
+    assert str(old) + ":" not in message
+    assert pipeline.query(stored, [old]) == before
+    built = fact_days(pipeline)
+    assert built[old.isoformat()] == len(records)
+    assert built[first.isoformat()] == len(simulator.records_for_local_day(first, "UTC"))
+    assert sorted(pipeline.materializations(in_range, FACTS)) == [old.isoformat(), first.isoformat()]
 
 
 def test_the_marts_alone_restate_stored_days_in_another_cost_currency_without_the_api(
@@ -248,3 +341,15 @@ def test_the_marts_alone_restate_stored_days_in_another_cost_currency_without_th
     assert sorted(restating.materializations(result, FACTS)) == days
     assert restating.query("SELECT DISTINCT cost_currency FROM marts.call_facts") == [("USD",)]
     assert restating.query("SELECT DISTINCT currency FROM marts.daily_costs") == [("USD",)]
+    # The restatement reaches the Parquet exports and so the analysts' file, with every check.
+    exports = Path(restating.duckdb_path).parent / "exports" / "daily_costs"
+    assert duckdb.sql(f"SELECT DISTINCT currency FROM read_parquet('{exports}/*.parquet')").fetchall() == [
+        ("USD",)
+    ]
+    analytics = Path(restating.duckdb_path).parent / "analytics.duckdb"
+    with duckdb.connect(str(analytics), read_only=True) as conn:
+        assert conn.execute("SELECT DISTINCT currency FROM marts.daily_costs").fetchall() == [("USD",)]
+    assert {(name, day) for name, day in restating.checks(result)} >= {
+        ("totals_match_call_facts", days[0]),
+        ("totals_match_call_facts", days[1]),
+    }

@@ -1,3 +1,6 @@
+"""The nightly schedule's ticks at pinned instants; the partitions start at a pinned day, so the
+ticks' days are partitions whatever day the suite runs."""
+
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -26,13 +29,13 @@ def tick(monkeypatch, settings: dict, when: datetime) -> list[tuple[str, str, st
 
 
 def test_tick_requests_yesterday_and_the_lookback_days_as_one_ranged_run(monkeypatch):
-    settings = {"lookback_days": 2}
+    settings = {"lookback_days": 2, "start_date": "2026-01-01"}
     requests = tick(monkeypatch, settings, datetime(2026, 11, 27, 2, 0, tzinfo=ZoneInfo("UTC")))
     assert requests == [("2026-11-24", "2026-11-26", "2026-11-24...2026-11-26@2026-11-27")]
 
 
 def test_tick_day_is_taken_in_the_partitions_timezone(monkeypatch):
-    settings = {"timezone": "Asia/Shanghai", "lookback_days": 0}
+    settings = {"timezone": "Asia/Shanghai", "lookback_days": 0, "start_date": "2026-01-01"}
     # 02:00 in Shanghai on the 27th is still the 26th in UTC.
     when = datetime(2026, 11, 27, 2, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
     assert tick(monkeypatch, settings, when) == [

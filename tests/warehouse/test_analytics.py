@@ -18,7 +18,7 @@ from laaffic_pipeline.warehouse.analytics import (
 )
 from laaffic_pipeline.warehouse.columns import table_columns, table_comment
 from laaffic_pipeline.warehouse.exports import export_partition, exports_dir
-from laaffic_pipeline.warehouse.marts import rebuild_call_facts, rebuild_daily_costs
+from laaffic_pipeline.warehouse.marts import rebuild_marts
 from laaffic_pipeline.warehouse.tables import (
     MARTS_CALL_FACTS,
     MARTS_DAILY_COSTS,
@@ -134,8 +134,7 @@ def export_one_day(warehouse: Path, tmp_path: Path) -> None:
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(warehouse)) as conn:
         land(conn, tmp_path, DAY, [[call("v1"), call("v2", currency="EUR")]])
-        rebuild_call_facts(conn, [DAY])
-        rebuild_daily_costs(conn, [DAY])
+        rebuild_marts(conn, [DAY])
         for table in (MARTS_CALL_FACTS, MARTS_DAILY_COSTS):
             export_partition(conn, table, DAY, exports_dir(warehouse))
 

@@ -1,26 +1,25 @@
 """``raw/call_records`` and its checks, as specs: the step that lands them is ``defs/daily.py``.
 
-Functions, not module-level specs: the defs loader would take a module-level spec for an asset of
-its own.
+Functions of the partitions, which the definitions build from the settings when they load.
 """
 
 import dagster as dg
 
 from laaffic_pipeline.defs.metadata import table_metadata
-from laaffic_pipeline.defs.partitions import daily_partitions
 from laaffic_pipeline.warehouse.schema_drift import DOCUMENTED_FIELDS
 from laaffic_pipeline.warehouse.tables import RAW_CALL_RECORDS
 
 RAW_CALL_RECORDS_KEY = dg.AssetKey(["raw", "call_records"])
 PAGE_COUNT_CHECK = "page_count_consistency"
 SCHEMA_DRIFT_CHECK = "schema_matches_api_document"
+ARCHIVE_CHECK = "archive_matches_raw"
 
 
-def raw_specs() -> list[dg.AssetSpec]:
+def raw_specs(partitions: dg.PartitionsDefinition) -> list[dg.AssetSpec]:
     return [
         dg.AssetSpec(
             RAW_CALL_RECORDS_KEY,
-            partitions_def=daily_partitions,
+            partitions_def=partitions,
             skippable=True,
             group_name="raw",
             kinds={"duckdb"},
@@ -35,12 +34,12 @@ def raw_specs() -> list[dg.AssetSpec]:
     ]
 
 
-def raw_check_specs() -> list[dg.AssetCheckSpec]:
+def raw_check_specs(partitions: dg.PartitionsDefinition) -> list[dg.AssetCheckSpec]:
     return [
         dg.AssetCheckSpec(
             PAGE_COUNT_CHECK,
             asset=RAW_CALL_RECORDS_KEY,
-            partitions_def=daily_partitions,
+            partitions_def=partitions,
             blocking=True,
             description=(
                 "Pages fetched = pages reported, every page reported the same total, records landed = "
@@ -51,11 +50,21 @@ def raw_check_specs() -> list[dg.AssetCheckSpec]:
         dg.AssetCheckSpec(
             SCHEMA_DRIFT_CHECK,
             asset=RAW_CALL_RECORDS_KEY,
-            partitions_def=daily_partitions,
+            partitions_def=partitions,
             description=(
                 f"The day's records carry the API document's {len(DOCUMENTED_FIELDS)} fields with their "
                 "documented JSON types: new keys, missing keys and type changes are counted with up to "
                 "5 example voice ids each. A warning: the records are landed and built all the same."
+            ),
+        ),
+        dg.AssetCheckSpec(
+            ARCHIVE_CHECK,
+            asset=RAW_CALL_RECORDS_KEY,
+            partitions_def=partitions,
+            description=(
+                "The day's latest archived version (LAAFFIC_ARCHIVE_URL) equals its raw in the warehouse: "
+                "the files have the sizes and SHA-256 their manifest says, and the records and pages "
+                "their counts and digests. Fails when the archive is missing, unreadable or differs."
             ),
         ),
     ]

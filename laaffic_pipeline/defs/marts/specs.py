@@ -1,7 +1,6 @@
 """``marts/call_facts`` and ``marts/daily_costs`` and their checks, as specs (built in ``defs/daily.py``).
 
-Functions, not module-level specs: the defs loader would take a module-level spec for an asset of
-its own.
+Functions of the partitions and settings, which the definitions build when they load.
 """
 
 from datetime import timedelta
@@ -10,7 +9,7 @@ import dagster as dg
 
 from laaffic_pipeline.defs.laaffic.specs import RAW_CALL_RECORDS_KEY
 from laaffic_pipeline.defs.metadata import table_metadata
-from laaffic_pipeline.defs.partitions import daily_partitions
+from laaffic_pipeline.settings import PipelineSettings
 from laaffic_pipeline.warehouse.cost_anomalies import (
     FLOOR_ABSOLUTE,
     FLOOR_SHARE,
@@ -27,17 +26,31 @@ CALL_FACTS_KEY = dg.AssetKey(["marts", "call_facts"])
 DAILY_COSTS_KEY = dg.AssetKey(["marts", "daily_costs"])
 COST_ANOMALY_CHECK = "costs_within_trailing_band"
 
-# The nightly schedule runs at 02:00 local time; by 06:00 the marts should have been rebuilt
-# since the previous deadline, or the UI marks them as failing freshness (a missed day).
-FRESHNESS_DEADLINE_CRON = "0 6 * * *"
-MART_FRESHNESS = dg.FreshnessPolicy.cron(
-    deadline_cron=FRESHNESS_DEADLINE_CRON,
-    lower_bound_delta=timedelta(hours=24),
-    timezone=daily_partitions.timezone,
-)
+FRESHNESS_GRACE_HOURS = 4
+"""Hours after the nightly schedule's tick by which the marts should have been rebuilt."""
 
 
-def mart_specs() -> list[dg.AssetSpec]:
+def freshness_deadline_cron(schedule_cron: str) -> str:
+    """The nightly cron moved ``FRESHNESS_GRACE_HOURS`` later when it runs once a day at a fixed
+    time (``M H * * *``, as the default ``0 2 * * *``); otherwise 06:00, the default's deadline."""
+    fields = schedule_cron.split()
+    if len(fields) == 5 and fields[0].isdigit() and fields[1].isdigit() and fields[2:] == ["*", "*", "*"]:
+        return f"{fields[0]} {(int(fields[1]) + FRESHNESS_GRACE_HOURS) % 24} * * *"
+    return "0 6 * * *"
+
+
+def mart_freshness(settings: PipelineSettings) -> dg.FreshnessPolicy:
+    """By the deadline, the marts should have been rebuilt within the day before it, or the UI marks
+    them as failing freshness (a missed night)."""
+    return dg.FreshnessPolicy.cron(
+        deadline_cron=freshness_deadline_cron(settings.schedule_cron),
+        lower_bound_delta=timedelta(hours=24),
+        timezone=settings.timezone,
+    )
+
+
+def mart_specs(partitions: dg.PartitionsDefinition, settings: PipelineSettings) -> list[dg.AssetSpec]:
+    freshness = mart_freshness(settings)
     return [
         dg.AssetSpec(
             CALL_FACTS_KEY,
@@ -51,11 +64,11 @@ def mart_specs() -> list[dg.AssetSpec]:
                     ),
                 )
             ],
-            partitions_def=daily_partitions,
+            partitions_def=partitions,
             skippable=True,
             group_name="marts",
             kinds={"duckdb"},
-            freshness_policy=MART_FRESHNESS,
+            freshness_policy=freshness,
             description=(
                 "One row per call, typed and cleaned from the raw JSON (`marts.call_facts`): exact DECIMAL "
                 "money in `cost_currency` (LAAFFIC_COST_CURRENCY), the record's `quote_currency`, settlement "
@@ -69,11 +82,11 @@ def mart_specs() -> list[dg.AssetSpec]:
         dg.AssetSpec(
             DAILY_COSTS_KEY,
             deps=[CALL_FACTS_KEY],
-            partitions_def=daily_partitions,
+            partitions_def=partitions,
             skippable=True,
             group_name="marts",
             kinds={"duckdb"},
-            freshness_policy=MART_FRESHNESS,
+            freshness_policy=freshness,
             description=(
                 "Calls, ASR, seconds, ACD, post-dial delay and cost (Laaffic's and expected) per day, group, "
                 "phone, country and currency (`marts.daily_costs`); money is never summed across currencies. "
@@ -111,14 +124,14 @@ DAILY_COSTS_CHECKS = {
 }
 
 
-def mart_check_specs() -> list[dg.AssetCheckSpec]:
+def mart_check_specs(partitions: dg.PartitionsDefinition) -> list[dg.AssetCheckSpec]:
     return [
         *(
-            dg.AssetCheckSpec(name, asset=CALL_FACTS_KEY, description=text, partitions_def=daily_partitions)
+            dg.AssetCheckSpec(name, asset=CALL_FACTS_KEY, description=text, partitions_def=partitions)
             for name, text in CALL_FACTS_CHECKS.items()
         ),
         *(
-            dg.AssetCheckSpec(name, asset=DAILY_COSTS_KEY, description=text, partitions_def=daily_partitions)
+            dg.AssetCheckSpec(name, asset=DAILY_COSTS_KEY, description=text, partitions_def=partitions)
             for name, text in DAILY_COSTS_CHECKS.items()
         ),
     ]
