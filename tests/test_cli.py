@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from laaffic_pipeline import cli
 from laaffic_pipeline.settings import SettingsError
 
 
+def clear_laaffic_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No ``LAAFFIC_*`` of the shell running the tests: each test sets what it needs."""
+    for name in [name for name in os.environ if name.startswith("LAAFFIC_")]:
+        monkeypatch.delenv(name)
+
+
 def test_a_bad_setting_ends_demo_with_one_line_naming_it_and_exit_2(monkeypatch, tmp_path, capsys):
+    clear_laaffic_env(monkeypatch)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / ".dagster_home"))
     monkeypatch.setenv("LAAFFIC_DUCKDB_PATH", str(tmp_path / "data" / "laaffic.duckdb"))
@@ -59,8 +68,8 @@ def test_a_demo_that_passed_ends_with_what_to_do_next_and_its_query_runs(monkeyp
     from laaffic_pipeline.warehouse.analytics import ensure_analytics_file
 
     warehouse = tmp_path / "data" / "laaffic.duckdb"
+    clear_laaffic_env(monkeypatch)
     monkeypatch.setenv("LAAFFIC_DUCKDB_PATH", str(warehouse))
-    monkeypatch.delenv("LAAFFIC_ANALYTICS_PATH", raising=False)
     monkeypatch.setattr("laaffic_pipeline.demo.run_demo", lambda **kwargs: 0)
     ensure_analytics_file(warehouse, tmp_path / "data" / "analytics.duckdb")  # the views, no rows yet
 

@@ -10,6 +10,7 @@ import pytest
 from dagster import (
     AssetCheckResult,
     AssetCheckSpec,
+    AssetKey,
     AssetMaterialization,
     DagsterInstance,
     DailyPartitionsDefinition,
@@ -34,12 +35,13 @@ from laaffic_pipeline.alerts.sensors import (
     run_partitions,
 )
 from laaffic_pipeline.defs.jobs import DAILY_JOB_NAME
-from laaffic_pipeline.defs.marts.specs import DAILY_COSTS_KEY
 from laaffic_pipeline.settings import AlertSettings
 from laaffic_pipeline.simulator import FaultConfig
 from tests.defs.pipeline import make_pipeline
 
 UI = "http://dagster.test:3000"
+# Spelled out, not imported from defs/: importing the definitions reads LAAFFIC_* at collection.
+DAILY_COSTS_KEY = AssetKey(["marts", "daily_costs"])
 WRONG_SECRET = "wrong-secret-used-by-this-test"
 LEAKED_SIGN = hashlib.md5(f"test-key{WRONG_SECRET}1630468800".encode()).hexdigest()
 
