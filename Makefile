@@ -5,6 +5,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 UV_VERSION := 0.13.8
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
+# Ports on 127.0.0.1: `make dev UI_PORT=3001 SIMULATOR_PORT=8766`; `make simulate SIMULATOR_PORT=8766`
+# runs a second simulator beside `make dev`.
+UI_PORT ?= 3000
+SIMULATOR_PORT ?= 8765
 # dg reads the project from pyproject.toml and runs in the active environment: this one.
 DG := VIRTUAL_ENV=$(CURDIR)/$(VENV) PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/dg
 
@@ -34,10 +38,10 @@ format: $(STAMP)
 	$(BIN)/ruff format laaffic_pipeline tests benchmarks scripts
 
 dev: $(STAMP)  ## Simulator + `dg dev` (webserver and daemon) with history kept in .dagster_home/.
-	$(BIN)/laaffic-pipeline dev
+	$(BIN)/laaffic-pipeline dev --ui-port $(UI_PORT) --simulator-port $(SIMULATOR_PORT)
 
-simulate: $(STAMP)  ## Just the simulator, on port 8765.
-	$(BIN)/laaffic-pipeline simulate --port 8765 --api-key demo-key --api-secret demo-secret
+simulate: $(STAMP)  ## Just the simulator, on $(SIMULATOR_PORT) (8765), key demo-key, secret demo-secret.
+	$(BIN)/laaffic-pipeline simulate --port $(SIMULATOR_PORT) --api-key demo-key --api-secret demo-secret
 
 bench: $(STAMP)  ## Every benchmark; each prints a table and a JSON line.
 	for script in benchmarks/bench_*.py; do $(BIN)/python $$script || exit 1; done

@@ -8,10 +8,8 @@ import os
 import signal
 import sys
 import threading
-from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +86,10 @@ def run_simulate(args: argparse.Namespace) -> int:
         simulator.start(args.host, args.port)
     except OSError as error:
         print(
-            f"laaffic-pipeline simulate: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr
+            f"laaffic-pipeline simulate: cannot listen on {args.host}:{args.port}: {error} "
+            "(is `make dev` or another simulator using it? pick another port: --port N, or "
+            "`make simulate SIMULATOR_PORT=N`)",
+            file=sys.stderr,
         )
         return 1
     with simulator:
@@ -110,15 +111,59 @@ def add_demo_command(commands: argparse._SubParsersAction) -> None:
 def _demo(days: int, records_per_day: int) -> int:
     from laaffic_pipeline.demo import run_demo  # imports Dagster: only when asked for
 
-    return run_demo(days=days, records_per_day=records_per_day)
+    status = run_demo(days=days, records_per_day=records_per_day)
+    if status == 0:
+        print(demo_next_steps(warehouse_files()[1]), flush=True)
+    return status
+
+
+def demo_next_steps(analytics: Path) -> str:
+    """What to try after ``make demo``: the UI, a query of the analysts' file, the docs."""
+    query = "SELECT call_date, currency, calls, total_cost FROM marts.daily_costs_by_currency ORDER BY 1 DESC"
+    return (
+        "\nNext:\n"
+        "  make dev     the Dagster UI on http://127.0.0.1:3000, this run in its history; it prints\n"
+        "               the `source` line a second shell needs for `dg launch`\n"
+        f'  .venv/bin/laaffic-pipeline sql "{query}"\n'
+        f"  .venv/bin/duckdb -readonly {analytics}   the analysts' file in the DuckDB CLI\n"
+        "  docs/warehouse.md   every table and column, the KPIs, tested example queries"
+    )
 
 
 def add_dev_command(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("dev", help="the simulator plus the Dagster UI and daemon (dagster dev)")
-    parser.add_argument("--ui-port", type=int, default=3000)
-    parser.add_argument("--simulator-port", type=int, default=8765)
-    parser.add_argument("--records-per-day", type=int, default=500)
-    parser.set_defaults(run=lambda args: run_dev(args.ui_port, args.simulator_port, args.records_per_day))
+    parser = commands.add_parser(
+        "dev",
+        help="the simulator plus the Dagster UI and daemon (dg dev), history kept in $DAGSTER_HOME",
+        description="Start the simulator (a fresh random secret) and `dg dev` until Ctrl-C, SIGTERM or "
+        "SIGHUP, which stop every process it started. Writes $DAGSTER_HOME/dev.env (mode 0600, removed "
+        "on exit) with the export lines a second shell sources to reach the same simulator and "
+        "instance, e.g. for `dg launch`.",
+    )
+    parser.add_argument(
+        "--ui-port", type=int, default=3000, help="port of the Dagster UI on 127.0.0.1 (default 3000)"
+    )
+    parser.add_argument(
+        "--simulator-port",
+        type=int,
+        default=8765,
+        help="port of the simulator on 127.0.0.1 (default 8765; 0 picks a free one)",
+    )
+    parser.add_argument(
+        "--records-per-day", type=int, default=500, help="synthetic records per UTC day (default 500)"
+    )
+    parser.set_defaults(run=run_dev_command)
+
+
+def run_dev_command(args: argparse.Namespace) -> int:
+    try:
+        return run_dev(args.ui_port, args.simulator_port, args.records_per_day)
+    except OSError as error:  # the simulator's port is taken
+        print(
+            f"laaffic-pipeline dev: cannot start the simulator on 127.0.0.1:{args.simulator_port}: {error} "
+            "(pick another port: --simulator-port N, or `make dev SIMULATOR_PORT=N`)",
+            file=sys.stderr,
+        )
+        return 1
 
 
 def add_report_command(commands: argparse._SubParsersAction) -> None:
@@ -135,10 +180,9 @@ def add_report_command(commands: argparse._SubParsersAction) -> None:
 
 def _report(days: int, output: str | None) -> int:
     from laaffic_pipeline.report import write_report
-    from laaffic_pipeline.settings import PipelineSettings
 
     try:
-        database = PipelineSettings.from_env().warehouse.duckdb_path
+        database, _ = warehouse_files()
         path = write_report(database, Path(output) if output else None, days)
     except WarehouseQueryError as error:
         print(error, file=sys.stderr)
@@ -170,41 +214,46 @@ def add_sql_command(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run_sql_command)
 
 
-def run_sql_command(args: argparse.Namespace) -> int:
-    from laaffic_pipeline.settings import PipelineSettings
+# The two settings `sql` and `report` read, by name and default as settings.py declares them
+# (tests/test_cli_sql.py holds them equal). Read here, not through PipelineSettings: an analyst's
+# query needs no pipeline setting to be valid, and settings.py imports Dagster (~3 s a query).
+DUCKDB_PATH_VARIABLE, DEFAULT_DUCKDB_PATH = "LAAFFIC_DUCKDB_PATH", "data/laaffic.duckdb"
+ANALYTICS_PATH_VARIABLE = "LAAFFIC_ANALYTICS_PATH"
+
+
+def warehouse_files(env: Mapping[str, str] | None = None) -> tuple[str, Path]:
+    """The warehouse file and the analysts' file, from ``LAAFFIC_DUCKDB_PATH`` and
+    ``LAAFFIC_ANALYTICS_PATH`` alone (unset or empty: their defaults)."""
     from laaffic_pipeline.warehouse.analytics import default_analytics_path
-    from laaffic_pipeline.warehouse.query import query_read_only
+
+    env = os.environ if env is None else env
+    warehouse = env.get(DUCKDB_PATH_VARIABLE, "").strip() or DEFAULT_DUCKDB_PATH
+    analytics = env.get(ANALYTICS_PATH_VARIABLE, "").strip()
+    return warehouse, Path(analytics) if analytics else default_analytics_path(warehouse)
+
+
+def run_sql_command(args: argparse.Namespace) -> int:
+    from laaffic_pipeline.warehouse.analytics import PIPELINE_VIEWS
+    from laaffic_pipeline.warehouse.query import UnknownRelationError, query_read_only
 
     query = sys.stdin.read() if args.query == "-" else args.query
-    warehouse = PipelineSettings.from_env().warehouse
-    analytics = Path(warehouse.analytics_path or default_analytics_path(warehouse.duckdb_path))
-    use_analytics = not args.warehouse and analytics.is_file()
-    database = args.database or (str(analytics) if use_analytics else warehouse.duckdb_path)
+    warehouse, analytics = warehouse_files()
+    use_analytics = not args.database and not args.warehouse and analytics.is_file()
+    database = args.database or (str(analytics) if use_analytics else warehouse)
     try:
         result = query_read_only(database, query, wait_s=args.wait)
     except WarehouseQueryError as error:
         print(f"laaffic-pipeline sql: {error}", file=sys.stderr)
+        if use_analytics and isinstance(error, UnknownRelationError):
+            print(
+                f"hint: the analysts' file {analytics} holds the views {', '.join(PIPELINE_VIEWS)} (and "
+                "whatever you saved there); the raw tables (raw.call_records, raw.call_record_pages) "
+                "are in the warehouse: add --warehouse",
+                file=sys.stderr,
+            )
         return 1
     sys.stdout.write(result.render(args.format))
     return 0
-
-
-def add_rebuild_marts_command(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser(
-        "rebuild-marts",
-        help="rebuild both marts from the stored raw records (no API call), then re-export them",
-        description="Rebuild marts.call_facts and marts.daily_costs from raw for every stored day in "
-        "the range (default: all) with the current LAAFFIC_COST_CURRENCY, and rewrite those days' "
-        "Parquet exports; nothing else is refreshed. Corrects history after a change of "
-        "LAAFFIC_COST_CURRENCY without calling the API (which keeps only two months anyway).",
-    )
-    parser.add_argument(
-        "--from", dest="first", type=_day, metavar="YYYY-MM-DD", help="first day (default: oldest)"
-    )
-    parser.add_argument(
-        "--to", dest="last", type=_day, metavar="YYYY-MM-DD", help="last day (default: newest)"
-    )
-    parser.set_defaults(run=run_rebuild_marts, parser=parser)
 
 
 def _day(text: str) -> date:
@@ -212,77 +261,6 @@ def _day(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a day YYYY-MM-DD") from None
-
-
-def run_rebuild_marts(args: argparse.Namespace) -> int:
-    from laaffic_pipeline.settings import PipelineSettings, SettingsError
-    from laaffic_pipeline.warehouse.connection import WarehouseLockedError, connect_waiting
-    from laaffic_pipeline.warehouse.exports import export_partition, exports_dir
-    from laaffic_pipeline.warehouse.marts import rebuild_marts, stored_days
-    from laaffic_pipeline.warehouse.tables import MARTS_CALL_FACTS, MARTS_DAILY_COSTS
-
-    if args.first and args.last and args.first > args.last:
-        args.parser.error(f"--from {args.first} is after --to {args.last}")
-    try:
-        settings = PipelineSettings.from_env()
-    except SettingsError as error:
-        print(f"laaffic-pipeline rebuild-marts: {error}", file=sys.stderr)
-        return 1
-    warehouse = settings.warehouse
-    if not Path(warehouse.duckdb_path).is_file():
-        print(f"laaffic-pipeline rebuild-marts: no warehouse at {warehouse.duckdb_path}", file=sys.stderr)
-        return 1
-    try:  # the pipeline's own wait for the lock and DuckDB settings (WarehouseResource)
-        conn = connect_waiting(
-            warehouse.duckdb_path,
-            read_only=False,
-            wait_s=warehouse.duckdb_lock_timeout_s,
-            initial_wait_s=0.5,
-            config={
-                "storage_compatibility_version": warehouse.duckdb_storage_version,
-                "memory_limit": warehouse.duckdb_memory_limit,
-            },
-            advice="Nothing was rebuilt (LAAFFIC_DUCKDB_LOCK_TIMEOUT_S); try again when it is free.",
-        )
-    except WarehouseLockedError as error:
-        print(f"laaffic-pipeline rebuild-marts: {error}", file=sys.stderr)
-        return 1
-    try:
-        days = [
-            day
-            for day in stored_days(conn)
-            if (args.first is None or day >= args.first) and (args.last is None or day <= args.last)
-        ]
-        built = rebuild_marts(conn, days, settings.cost_currency)
-        exports = exports_dir(warehouse.duckdb_path)
-        for day in built.days:
-            for table in (MARTS_CALL_FACTS, MARTS_DAILY_COSTS):
-                export_partition(conn, table, day, exports)
-    finally:
-        conn.close()
-    print(_rebuild_summary(built.days, built.daily_costs, settings.cost_currency, exports))
-    return 0
-
-
-def _rebuild_summary(days: list[date], builds: dict[date, Any], cost_currency: str, exports: Path) -> str:
-    """The days rebuilt and, over them, each currency's calls and total cost."""
-    if not days:
-        return "No stored days in that range: nothing rebuilt."
-    calls: dict[str, int] = defaultdict(int)
-    totals: dict[str, Decimal] = defaultdict(Decimal)
-    for build in builds.values():
-        for row in build.by_currency:
-            currency = row["currency"] or "(no currency)"
-            calls[currency] += row["calls"]
-            totals[currency] += row["total_cost"] or 0
-    lines = [
-        f"Rebuilt {len(days)} day(s) from raw with LAAFFIC_COST_CURRENCY={cost_currency}: "
-        + ", ".join(day.isoformat() for day in days),
-        f"Re-exported their Parquet files under {exports}",
-        "Total cost per currency over those days:",
-        *(f"  {currency}: {totals[currency]} ({calls[currency]} calls)" for currency in sorted(totals)),
-    ]
-    return "\n".join(lines)
 
 
 MartsRebuild = Callable[[date, date], str]
@@ -315,7 +293,9 @@ def add_restore_command(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--force", action="store_true", help="replace days the warehouse already holds")
     parser.add_argument(
-        "--raw-only", action="store_true", help="restore raw alone; build the marts later (rebuild-marts)"
+        "--raw-only",
+        action="store_true",
+        help="restore raw alone; build the marts later (materialize marts/* over the days)",
     )
     parser.set_defaults(run=run_restore, parser=parser)
 
@@ -340,21 +320,10 @@ def run_restore(args: argparse.Namespace, rebuild_marts: MartsRebuild | None = N
         print(f"laaffic-pipeline restore: {error}", file=sys.stderr)
         return 1
     warehouse = settings.warehouse
-    # WarehouseSettings.archive_url (LAAFFIC_ARCHIVE_URL) comes with the step's archiving.
-    url = args.archive_url or configured_archive_url(
-        getattr(warehouse, "archive_url", ""), warehouse.duckdb_path
-    )
+    url = args.archive_url or configured_archive_url(warehouse.archive_url, warehouse.duckdb_path)
     if not args.raw_only and rebuild_marts is None:
-        try:  # the step's code: imports Dagster, so only when asked for
-            from laaffic_pipeline.defs import rebuild_marts_through_dagster  # type: ignore[attr-defined]
-        except ImportError:
-            print(
-                "laaffic-pipeline restore: this version cannot build the marts through Dagster "
-                "(laaffic_pipeline.defs has no rebuild_marts_through_dagster); nothing was restored. "
-                "Use --raw-only, then `laaffic-pipeline rebuild-marts`.",
-                file=sys.stderr,
-            )
-            return 2
+        from laaffic_pipeline.defs.runs import rebuild_marts_through_dagster  # imports Dagster: only now
+
         rebuild_marts = rebuild_marts_through_dagster
     try:
         days = archived_days(url, args.first, args.last)
@@ -426,14 +395,37 @@ def build_parser() -> argparse.ArgumentParser:
     add_dev_command(commands)
     add_report_command(commands)
     add_sql_command(commands)
-    add_rebuild_marts_command(commands)
     add_restore_command(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except Exception as error:
+        problem = settings_error(error)
+        if problem is None:
+            raise
+        # What to fix, not a traceback: the message names the variable and what it accepts.
+        print(f"laaffic-pipeline {args.command}: {' '.join(str(problem).split())}", file=sys.stderr)
+        return 2
+
+
+def settings_error(error: BaseException) -> Exception | None:
+    """The ``SettingsError`` behind ``error`` (itself, or one Dagster's loading wrapped), or None."""
+    # Looked up, not imported: settings.py imports Dagster, which `sql` and `report` never need.
+    settings = sys.modules.get("laaffic_pipeline.settings")
+    if settings is None:  # never imported: no setting was read
+        return None
+    seen: set[int] = set()
+    cause: BaseException | None = error
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, settings.SettingsError):
+            return cause
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return None
 
 
 if __name__ == "__main__":

@@ -1,10 +1,15 @@
-"""``data/report.html``: daily cost per currency and ASR over the days, drawn as inline SVG.
+"""``data/report.html``: the period's totals, daily cost per currency and ASR, and each day's checks.
 
 The page is one self-contained file (no script, stylesheet, font or image fetched from anywhere),
-so it opens from disk, a share or an e-mail. Its figures come from ``marts.daily_costs_by_currency``
-through one short read-only connection. Money is charted per the currency it is in (the marts'
+so it opens from disk, a share or an e-mail. Its figures come from the warehouse through one short
+read-only connection: ``marts.daily_costs_by_currency`` for money and ASR, and for each day's
+checks the same figures the pipeline's checks judge, read from the tables themselves (the
+page-count rule of ``warehouse/consistency.py`` over ``raw.call_record_pages``, and the marts'
+counts of calls whose bill does not reconcile or that carry quality flags), so the report needs
+neither Dagster nor its instance. Money is shown per the currency it is in (the marts'
 ``cost_currency``, set by ``LAAFFIC_COST_CURRENCY``) and never converted or added across
-currencies; ASR is a ratio, so it is also shown over all calls of a day.
+currencies, to the cent (each cell's exact decimal in its tooltip); ASR is a ratio, so it is also
+shown over all calls of a day. The charts scale to the page's width (SVG ``viewBox``).
 """
 
 from __future__ import annotations
@@ -15,19 +20,21 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from html import escape
 from pathlib import Path
 
 import duckdb
 
+from laaffic_pipeline.warehouse.consistency import page_count_problems
 from laaffic_pipeline.warehouse.query import connect_read_only
-from laaffic_pipeline.warehouse.sql import load_sql
+from laaffic_pipeline.warehouse.sql import query_rows
 
 REPORT_DAYS = 31
 ALL_CALLS = "all calls"
 NO_CURRENCY = "no currency"  # rows whose currency could not be read (flagged in call_facts)
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf")
+CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,61 @@ class DayCurrency:
     asr: float
     total_cost: Decimal | None
     expected_cost: Decimal | None
+    cost_difference: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class CurrencyTotal:
+    """The period's sums for one currency."""
+
+    currency: str
+    days: int
+    calls: int
+    answered_calls: int
+    asr: float | None
+    total_cost: Decimal | None
+    expected_cost: Decimal | None
+    cost_difference: Decimal | None
+
+
+@dataclass(frozen=True)
+class DayChecks:
+    """What a day's checks judge: the page-count rule (an ERROR check: a failing day is kept out of
+    the marts) and the marts' counts behind the warning checks."""
+
+    call_date: date
+    page_problems: tuple[str, ...] | None  # None: never landed in raw
+    built: bool  # in the marts
+    calls: int = 0
+    charged_duration_mismatches: int = 0
+    cost_mismatches: int = 0
+    flagged_calls: int = 0
+
+    @property
+    def status(self) -> str:
+        """``failed`` (page count), ``warning`` (not built, a bill that does not reconcile, a quality
+        flag) or ``ok``."""
+        if self.page_problems:
+            return "failed"
+        if (
+            not self.built
+            or self.page_problems is None
+            or self.charged_duration_mismatches
+            or self.cost_mismatches
+            or self.flagged_calls
+        ):
+            return "warning"
+        return "ok"
+
+
+@dataclass(frozen=True)
+class ReportFigures:
+    """Everything the page shows, read in one short connection."""
+
+    rows: list[DayCurrency]
+    totals: list[CurrencyTotal]
+    checks: list[DayChecks]
+    cost_currency_rules: list[str]
 
 
 def report_path(database: str | os.PathLike[str]) -> Path:
@@ -55,40 +117,54 @@ def write_report(database: str | os.PathLike[str], path: Path | None = None, day
     reloading it never shows half a page.
     """
     with connect_read_only(database) as conn:
-        rows = read_figures(conn, days)
-        rules = read_cost_currency_rules(conn, days)
+        figures = read_report_figures(conn, days)
     path = path or report_path(database)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
-        temporary.write_text(
-            render_report(rows, source=str(database), cost_currency_rules=rules), encoding="utf-8"
+        page = render_report(
+            figures.rows,
+            source=str(database),
+            cost_currency_rules=figures.cost_currency_rules,
+            totals=figures.totals,
+            checks=figures.checks,
         )
+        temporary.write_text(page, encoding="utf-8")
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
     return path
 
 
-def read_figures(conn: duckdb.DuckDBPyConnection, days: int = REPORT_DAYS) -> list[DayCurrency]:
-    """Per day and currency over the last ``days`` days that have marts; [] before the first build."""
+def read_report_figures(conn: duckdb.DuckDBPyConnection, days: int = REPORT_DAYS) -> ReportFigures:
+    """The figures of the ``days`` days up to the latest day landed or built; empty before the first."""
     try:
-        rows = conn.execute(load_sql("report_daily_by_currency"), {"days": days}).fetchall()
-    except duckdb.CatalogException:  # the marts were never built in this file
-        return []
-    return [
-        DayCurrency(day, currency or NO_CURRENCY, calls, answered, asr, cost, expected)
-        for day, currency, calls, answered, asr, cost, expected in rows
+        (period,) = query_rows(conn, "report_period", {"days": days}) or [None]
+    except duckdb.CatalogException:  # the pipeline never wrote this file
+        period = None
+    if period is None:
+        return ReportFigures([], [], [], [])
+    rows = [
+        DayCurrency(**{**row, "currency": row["currency"] or NO_CURRENCY})
+        for row in query_rows(conn, "report_daily_by_currency", period)
     ]
-
-
-def read_cost_currency_rules(conn: duckdb.DuckDBPyConnection, days: int = REPORT_DAYS) -> list[str]:
-    """The ``LAAFFIC_COST_CURRENCY`` values the last ``days`` days were built with (one, unless mixed)."""
+    totals = [
+        CurrencyTotal(**{**row, "currency": row["currency"] or NO_CURRENCY})
+        for row in query_rows(conn, "report_totals_by_currency", period)
+    ]
+    checks = []
+    for row in query_rows(conn, "report_day_checks", period):
+        landed = row.pop("landed")
+        problems = None
+        if landed:
+            (pages,) = query_rows(conn, "page_count_consistency", {"partition_date": row["call_date"]})
+            problems = tuple(page_count_problems(pages))
+        checks.append(DayChecks(page_problems=problems, **row))
     try:
-        rows = conn.execute(load_sql("report_cost_currency_rules"), {"days": days}).fetchall()
-    except (duckdb.CatalogException, duckdb.BinderException):  # no marts, or marts older than the rule
-        return []
-    return [rule for (rule,) in rows]
+        rules = [row["cost_currency_rule"] for row in query_rows(conn, "report_cost_currency_rules", period)]
+    except duckdb.BinderException:  # marts older than the rule
+        rules = []
+    return ReportFigures(rows, totals, checks, rules)
 
 
 def money_rule(cost_currency_rules: Sequence[str]) -> str:
@@ -111,8 +187,15 @@ def money_rule(cost_currency_rules: Sequence[str]) -> str:
     )
 
 
-def render_report(rows: Sequence[DayCurrency], source: str, cost_currency_rules: Sequence[str] = ()) -> str:
-    """The whole HTML page: two charts and the table they are drawn from.
+def render_report(
+    rows: Sequence[DayCurrency],
+    source: str,
+    cost_currency_rules: Sequence[str] = (),
+    totals: Sequence[CurrencyTotal] = (),
+    checks: Sequence[DayChecks] = (),
+) -> str:
+    """The whole HTML page: the period's totals, two charts, the figures they are drawn from and
+    each day's checks.
 
     ``cost_currency_rules``: the ``LAAFFIC_COST_CURRENCY`` the days were built with, stated on the page.
     """
@@ -131,15 +214,22 @@ def render_report(rows: Sequence[DayCurrency], source: str, cost_currency_rules:
     asr[ALL_CALLS] = [_day_asr([row for row in rows if row.call_date == day]) for day in days]
 
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    if rows:
-        period = f"{days[0]} to {days[-1]}"
+    checked = sorted({check.call_date for check in checks})
+    if rows or checks:
+        period = f"{min([*days, *checked])} to {max([*days, *checked])}"
         body = (
-            "<h2>Cost per day, per currency</h2>\n"
-            + line_chart(days, cost, y_label="cost (each line in its own currency)", percent=False)
-            + "<h2>Answer-seizure ratio (ASR) per day</h2>\n"
-            + line_chart(days, asr, y_label="answered calls / calls", percent=True)
-            + "<h2>Figures</h2>\n"
-            + _table(rows)
+            (f"<h2>Totals, {escape(period)}</h2>\n" + _totals_table(totals) if totals else "")
+            + (
+                "<h2>Cost per day, per currency</h2>\n"
+                + line_chart(days, cost, y_label="cost (each line in its own currency)", percent=False)
+                + "<h2>Answer-seizure ratio (ASR) per day</h2>\n"
+                + line_chart(days, asr, y_label="answered calls / calls", percent=True)
+                + "<h2>Figures per day and currency</h2>\n"
+                + _table(rows)
+                if rows
+                else ""
+            )
+            + ("<h2>Checks per day</h2>\n" + _checks_table(checks) if checks else "")
         )
     else:
         period = "no days"
@@ -147,12 +237,13 @@ def render_report(rows: Sequence[DayCurrency], source: str, cost_currency_rules:
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en">\n<head>\n<meta charset="utf-8"/>\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1"/>\n'
         "<title>Laaffic calls: cost and ASR</title>\n"
         f"<style>{_CSS}</style>\n</head>\n<body>\n"
         "<h1>Laaffic calls: cost and ASR</h1>\n"
         f"<p>{escape(period)} from <code>marts.daily_costs_by_currency</code> in "
         f"<code>{escape(source)}</code>; generated {generated}. Money is never converted or added "
-        "across currencies.</p>\n"
+        "across currencies; amounts are rounded to the cent (hover for the exact value).</p>\n"
         f'<p class="money-rule">{escape(money_rule(cost_currency_rules))}</p>\n'
         f"{body}</body>\n</html>\n"
     )
@@ -165,7 +256,7 @@ def line_chart(
 
     Days are evenly spaced; a missing value breaks its line. ``percent`` draws a 0-100 % axis.
     """
-    width, height, left, right, top, bottom = 760, 300, 80, 120, 20, 50
+    width, height, left, right, top, bottom = 1000, 300, 80, 120, 20, 50
     plot_w, plot_h = width - left - right, height - top - bottom
     known = [value for values in series.values() for value in values if value is not None]
     y_max = 1.0 if percent else _nice_ceiling(max(known, default=0.0))
@@ -180,7 +271,8 @@ def line_chart(
         return f"{value:.1%}" if percent else f"{value:,.2f}"
 
     parts = [
-        f'<svg class="chart" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+        # No fixed size: the viewBox scales to the page's width (CSS width 100%), keeping its shape.
+        f'<svg class="chart" viewBox="0 0 {width} {height}" width="100%" preserveAspectRatio="xMidYMid meet" '
         f'role="img" aria-label="{escape(y_label)}">',
         f'<text x="{left}" y="{top - 6}" class="axis-label">{escape(y_label)}</text>',
     ]
@@ -243,31 +335,125 @@ def _day_asr(rows: Sequence[DayCurrency]) -> float | None:
     return sum(row.answered_calls for row in rows) / calls if calls else None
 
 
+def money(value: Decimal | None) -> str:
+    """An amount to the cent, rounded half-up, with thousands separators; an em dash when unknown."""
+    return "—" if value is None else f"{value.quantize(CENT, rounding=ROUND_HALF_UP):,}"
+
+
+def _money_cell(value: Decimal | None) -> str:
+    """A table cell to the cent whose tooltip is the exact decimal (six places, as stored)."""
+    if value is None:
+        return "<td>—</td>"
+    return f'<td title="{escape(str(value))}">{escape(money(value))}</td>'
+
+
+def _cell(text: str, css: str = "") -> str:
+    return f'<td class="{css}">{escape(text)}</td>' if css else f"<td>{escape(text)}</td>"
+
+
+def _header(names: Sequence[str]) -> str:
+    return "<thead><tr>" + "".join(f"<th>{escape(name)}</th>" for name in names) + "</tr></thead>"
+
+
+MONEY_COLUMNS = ("cost", "expected cost", "cost - expected")
+
+
+def _figures_table(
+    names: Sequence[str], rows: Sequence[tuple[Sequence[str], Sequence[Decimal | None]]], css: str = ""
+) -> str:
+    """A table of rows of text cells followed by money cells (to the cent, exact in the tooltip)."""
+    opening = f'<table class="{css}">' if css else "<table>"
+    lines = [f"{opening}\n{_header([*names, *MONEY_COLUMNS])}\n<tbody>"]
+    for texts, amounts in rows:
+        cells = [_cell(text) for text in texts] + [_money_cell(amount) for amount in amounts]
+        lines.append("<tr>" + "".join(cells) + "</tr>")
+    lines.append("</tbody>\n</table>\n")
+    return "\n".join(lines)
+
+
 def _table(rows: Sequence[DayCurrency]) -> str:
-    header = "".join(
-        f"<th>{name}</th>"
-        for name in ("day", "currency", "calls", "answered", "ASR", "cost", "expected cost")
+    return _figures_table(
+        ("day", "currency", "calls", "answered", "ASR"),
+        [
+            (
+                (
+                    str(row.call_date),
+                    row.currency,
+                    f"{row.calls:,}",
+                    f"{row.answered_calls:,}",
+                    f"{row.asr:.1%}",
+                ),
+                (row.total_cost, row.expected_cost, row.cost_difference),
+            )
+            for row in rows
+        ],
+        css="figures",
     )
-    lines = [f"<table>\n<thead><tr>{header}</tr></thead>\n<tbody>"]
-    for row in rows:
-        cells = (
-            str(row.call_date),
-            row.currency,
-            str(row.calls),
-            str(row.answered_calls),
-            f"{row.asr:.1%}",
-            "—" if row.total_cost is None else str(row.total_cost),
-            "—" if row.expected_cost is None else str(row.expected_cost),
-        )
-        lines.append("<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in cells) + "</tr>")
+
+
+def _totals_table(totals: Sequence[CurrencyTotal]) -> str:
+    return _figures_table(
+        ("currency", "days", "calls", "answered", "ASR"),
+        [
+            (
+                (
+                    total.currency,
+                    str(total.days),
+                    f"{total.calls:,}",
+                    f"{total.answered_calls:,}",
+                    "—" if total.asr is None else f"{total.asr:.1%}",
+                ),
+                (total.total_cost, total.expected_cost, total.cost_difference),
+            )
+            for total in totals
+        ],
+        css="totals",
+    )
+
+
+def _checks_table(checks: Sequence[DayChecks]) -> str:
+    names = (
+        "day",
+        "status",
+        "page count",
+        "calls",
+        "charged seconds ≠ rule",
+        "cost ≠ rule",
+        "calls with quality flags",
+    )
+    lines = [
+        '<p class="checks-note">The figures the pipeline\'s checks judge, read from the warehouse: the '
+        "page-count rule over what the API reported (a day that fails it is landed but kept out of the "
+        "marts), and the calls whose bill differs from the bill-period rule or that carry quality flags "
+        "(warnings). The check results themselves are in the Dagster UI.</p>",
+        f'<table class="checks">\n{_header(names)}\n<tbody>',
+    ]
+    for check in checks:
+        pages = "not landed" if check.page_problems is None else "; ".join(check.page_problems) or "ok"
+        cells = [
+            _cell(str(check.call_date)),
+            _cell(check.status, f"status-{check.status}"),
+            _cell(pages, "text"),
+            _cell(f"{check.calls:,}" if check.built else "not built"),
+            _cell(f"{check.charged_duration_mismatches:,}"),
+            _cell(f"{check.cost_mismatches:,}"),
+            _cell(f"{check.flagged_calls:,}"),
+        ]
+        lines.append("<tr>" + "".join(cells) + "</tr>")
     lines.append("</tbody>\n</table>\n")
     return "\n".join(lines)
 
 
 _CSS = (
     "body{font-family:system-ui,sans-serif;margin:2em;color:#222}"
+    "svg.chart{display:block;width:100%;height:auto}"
     "svg.chart text{font-size:12px;fill:#333}"
     "svg.chart .grid{stroke:#ddd}"
-    "table{border-collapse:collapse}"
+    "table{border-collapse:collapse;margin-bottom:1em}"
     "td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}"
+    "td.text{text-align:left}"
+    "td.status-ok{color:#1a7f37}"
+    "td.status-warning{color:#9a6700;font-weight:600}"
+    "td.status-failed{color:#cf222e;font-weight:600}"
+    "table.totals td,table.totals th{font-size:1.05em}"
 )

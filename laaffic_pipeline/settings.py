@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from laaffic_pipeline.api.client import DEFAULT_BASE_URL, MAX_PAGE_SIZE
 from laaffic_pipeline.warehouse.analytics import default_analytics_path
 from laaffic_pipeline.warehouse.marts import check_cost_currency
+from laaffic_pipeline.warehouse.staging import DEFAULT_MEMORY_LIMIT
 
 ENV_PREFIX = "LAAFFIC_"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -91,7 +92,7 @@ class WarehouseSettings(dg.Config):
         default="v1.0.0", description="storage version written, readable by DuckDB 1.x tools"
     )
     duckdb_memory_limit: str = Field(
-        default="256MB",
+        default=DEFAULT_MEMORY_LIMIT,
         description="DuckDB's memory cap while writing (its default is 80% of RAM); larger work spills",
     )
     duckdb_lock_timeout_s: float = Field(
@@ -102,6 +103,12 @@ class WarehouseSettings(dg.Config):
         default="",
         description="the analysts' DuckDB file of views over the Parquet exports (empty: analytics.duckdb "
         "beside the warehouse)",
+    )
+
+    archive_url: str = Field(
+        default="",
+        description="where each landed day of raw is archived: a folder, or s3://bucket/prefix (AWS_* "
+        "variables give the credentials); empty: archive/ beside the warehouse",
     )
 
     @property

@@ -1,13 +1,21 @@
 import re
 import xml.etree.ElementTree as ET
-from datetime import date
-from decimal import Decimal
+from collections import defaultdict
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 
 import duckdb
 import pytest
 
 from laaffic_pipeline.cli import main
-from laaffic_pipeline.report import ALL_CALLS, DayCurrency, render_report, report_path, write_report
+from laaffic_pipeline.report import (
+    ALL_CALLS,
+    DayCurrency,
+    money,
+    render_report,
+    report_path,
+    write_report,
+)
 from laaffic_pipeline.simulator import LaafficSimulator
 from laaffic_pipeline.warehouse.marts import rebuild_marts
 from laaffic_pipeline.warehouse.query import WarehouseQueryError
@@ -18,7 +26,8 @@ from tests.warehouse.mart_inputs import DAY, call, land
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    """A warehouse the real daily job built from the simulator: the last three days."""
+    """A warehouse the real daily job built from the simulator: the last three days, and the
+    simulator's own records of each of those UTC days (the oracle for the totals)."""
     tmp_path = tmp_path_factory.mktemp("report")
     with (
         LaafficSimulator(TEST_API_KEY, TEST_API_SECRET, records_per_day=200) as simulator,
@@ -26,6 +35,8 @@ def built(tmp_path_factory):
     ):
         pipeline = make_pipeline(monkeypatch, tmp_path, simulator)
         days = pipeline.build_last_days(3)
+        truth = {day: simulator.records_for_local_day(date.fromisoformat(day), "UTC") for day in days}
+    pipeline.truth = truth
     return pipeline, days
 
 
@@ -42,6 +53,12 @@ def series(svg: ET.Element) -> dict[str, list[str]]:
         for group in svg.iter("g")
         if group.get("class") == "series"
     }
+
+
+def table_rows(page: str, css: str) -> list[list[str]]:
+    """The text of each body row's cells of the table of class ``css``."""
+    (table,) = [t for t in parse(page).iter("table") if t.get("class") == css]
+    return [["".join(cell.itertext()) for cell in row] for row in table.find("tbody")]
 
 
 def test_the_report_charts_cost_per_currency_and_asr_per_day(built):
@@ -67,7 +84,8 @@ def test_the_report_charts_cost_per_currency_and_asr_per_day(built):
         assert f">{day}</text>" in page  # on the x axis
         assert f"<td>{day}</td>" in page
     for _, _, cost, _ in view:
-        assert f"<td>{cost}</td>" in page  # the exact decimal, in the table
+        # To the cent in the table, the exact decimal in the cell's tooltip.
+        assert f'<td title="{cost}">{cost.quantize(Decimal("0.01"), ROUND_HALF_UP):,}</td>' in page
 
 
 def test_the_report_is_self_contained(built):
@@ -151,7 +169,7 @@ def test_a_warehouse_restated_in_usd_is_charted_and_labelled_in_usd(tmp_path):
 
     cost_chart = next(parse(page).iter("svg"))
     assert series(cost_chart) == {"USD": [f"{DAY} USD: 3.75"]}  # 1.25 + 2.5, one currency now
-    assert "<td>3.750000</td>" in page
+    assert '<td title="3.750000">3.75</td>' in page
     assert "built with LAAFFIC_COST_CURRENCY=USD:" in money_rule_of(page)
 
 
@@ -159,3 +177,73 @@ def test_days_built_under_different_settings_are_called_out():
     rule = money_rule_of(render_report([], source="w.duckdb", cost_currency_rules=["USD", "record"]))
     assert "LAAFFIC_COST_CURRENCY=USD and LAAFFIC_COST_CURRENCY=record" in rule
     assert "rebuild them alike" in rule
+
+
+def test_the_period_totals_per_currency_are_the_simulators_records_summed_to_the_cent(built):
+    pipeline, days = built
+    page = write_report(pipeline.duckdb_path).read_text(encoding="utf-8")
+
+    calls: dict[str, int] = defaultdict(int)
+    cost: dict[str, Decimal] = defaultdict(Decimal)
+    for records in pipeline.truth.values():
+        for record in records:
+            calls[record["currency"]] += 1
+            cost[record["currency"]] += Decimal(record["cost"])
+    found = {row[0]: row for row in table_rows(page, "totals")}
+    assert sorted(found) == ["EUR", "USD"]
+    for currency, row in found.items():
+        assert row[1:3] == ["3", f"{calls[currency]:,}"]  # days, calls
+        assert row[5] == f"{cost[currency].quantize(Decimal('0.01'), ROUND_HALF_UP):,}"
+    assert f"<h2>Totals, {days[0]} to {days[-1]}</h2>" in page
+    # Every money cell shows two decimals: none of the six stored places.
+    assert not re.search(r">-?[\d,]+\.\d{3,}</td>", page)
+
+
+def test_each_day_shows_its_checks_and_the_cost_difference(built):
+    pipeline, days = built
+    page = write_report(pipeline.duckdb_path).read_text(encoding="utf-8")
+
+    checks = table_rows(page, "checks")
+    assert [row[0] for row in checks] == days
+    assert [row[1:3] for row in checks] == [["ok", "ok"]] * 3  # the simulator's days are clean
+    assert [row[3] for row in checks] == [f"{len(pipeline.truth[day]):,}" for day in days]
+    differences = pipeline.query(
+        "SELECT cost_difference FROM marts.daily_costs_by_currency ORDER BY call_date, currency"
+    )
+    assert [row[-1] for row in table_rows(page, "figures")] == [money(value) for (value,) in differences]
+
+
+def test_a_day_failing_its_page_count_is_shown_failed_with_why_though_not_in_the_marts(tmp_path):
+    database = tmp_path / "warehouse.duckdb"
+    later = DAY + timedelta(days=1)
+    with duckdb.connect(str(database)) as conn:
+        land(conn, tmp_path, DAY, [[call("a"), call("b", cost="0.03")]])
+        rebuild_marts(conn, [DAY], "record")
+        land(conn, tmp_path, later, [[call("c", submitTime=f"{later}T10:00:00+00:00")]])
+        # The API said 2 calls that day and sent 1: the day is landed, and kept out of the marts.
+        conn.execute("UPDATE raw.call_record_pages SET reported_total = 2 WHERE partition_date = ?", [later])
+
+    page = write_report(database).read_text(encoding="utf-8")
+
+    assert table_rows(page, "checks") == [
+        [str(DAY), "warning", "ok", "2", "0", "1", "0"],  # b's cost differs from its rate x seconds
+        [str(later), "failed", "records landed 1 != reported total 2", "not built", "0", "0", "0"],
+    ]
+    assert 'class="status-failed"' in page
+
+
+def test_the_charts_scale_to_the_pages_width(built):
+    pipeline, _ = built
+    page = write_report(pipeline.duckdb_path).read_text(encoding="utf-8")
+    for svg in parse(page).iter("svg"):
+        assert svg.get("width") == "100%" and svg.get("height") is None
+        assert svg.get("viewBox") == "0 0 1000 300"
+    assert "svg.chart{display:block;width:100%;height:auto}" in page
+
+
+@pytest.mark.parametrize(
+    ("amount", "shown"),
+    [("14.886122", "14.89"), ("0.005000", "0.01"), ("-0.004999", "-0.00"), ("1234567.5", "1,234,567.50")],
+)
+def test_money_is_shown_to_the_cent_rounded_half_up(amount, shown):
+    assert money(Decimal(amount)) == shown

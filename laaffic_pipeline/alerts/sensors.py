@@ -1,5 +1,10 @@
 """Sensor factories: run failures, failed asset checks and a late marts day, each sent as an ``Alert``.
 
+One cause, one message: a run that fails is alerted by the run-failure sensor, its failed checks
+listed in that alert (a day failing its page-count check fails the run as well), and the
+check-failure sensor leaves such runs to it; it alerts on the failed checks of runs that did not
+fail (WARN checks: schema drift, cost anomalies) or whose job the run-failure sensor does not watch.
+
 Each sensor asks for the ``alerts`` resource (``AlertResource``) and is RUNNING by default only
 when a channel is configured (``enabled``); otherwise it is STOPPED, still listed in the UI.
 They use Dagster's own sensor machinery and cursors: run failures through ``@run_failure_sensor``,
@@ -20,12 +25,15 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from dagster import (
+    AssetCheckEvaluation,
     AssetKey,
     AssetRecordsFilter,
     DagsterEventType,
+    DagsterInstance,
     DailyPartitionsDefinition,
     DefaultSensorStatus,
     EventLogEntry,
+    EventLogRecord,
     FreshnessPolicy,
     RunFailureSensorContext,
     RunStatusChangeRecordsFilter,
@@ -84,8 +92,35 @@ def describe_partitions(partitions: Sequence[str]) -> str:
     return f"{partitions[0]}..{partitions[-1]} ({len(partitions)} days)"
 
 
-def run_failure_alert(context: RunFailureSensorContext, ui_url: str) -> Alert:
-    """What failed in the run: its job, partition, failed steps and the first step's error chain."""
+def failed_check_names(evaluations: Sequence[AssetCheckEvaluation]) -> list[str]:
+    """``asset:check`` of each failed evaluation, in order."""
+    return [f"{e.asset_key.to_user_string()}:{e.check_name}" for e in evaluations]
+
+
+def failed_check_lines(evaluations: Sequence[AssetCheckEvaluation]) -> list[str]:
+    """One line per failed evaluation: ``asset:check [day]: description``."""
+    return [
+        f"{name}{f' [{e.partition}]' if e.partition else ''}: {e.description or 'failed'}"
+        for name, e in zip(failed_check_names(evaluations), evaluations, strict=True)
+    ]
+
+
+def failed_checks_of_run(instance: DagsterInstance, run_id: str) -> list[AssetCheckEvaluation]:
+    """The run's asset check evaluations that did not pass, in the order they were recorded."""
+    evaluations = [
+        entry.dagster_event.asset_check_evaluation_data  # type: ignore[union-attr]
+        for entry in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION)
+    ]
+    return [evaluation for evaluation in evaluations if not evaluation.passed]
+
+
+def run_failure_alert(
+    context: RunFailureSensorContext,
+    ui_url: str,
+    failed_checks: Sequence[AssetCheckEvaluation] = (),
+) -> Alert:
+    """What failed in the run: its job, partition, failed steps and the first step's error chain,
+    and the asset checks that failed in it (reported here, not again by the check sensor)."""
     run = context.dagster_run
     steps = context.get_step_failure_events()
     if steps:
@@ -99,13 +134,18 @@ def run_failure_alert(context: RunFailureSensorContext, ui_url: str) -> Alert:
         summary = context.failure_event.message or "the run failed"
     partitions = run_partitions(dict(run.tags))
     days = describe_partitions(partitions)
+    checks = failed_check_lines(failed_checks)
     return Alert(
         title=f"Run of {run.job_name} failed" + (f" for {days}" if days else ""),
         kind="run_failure",
         job=run.job_name,
         partitions=partitions,
-        failed=tuple(dict.fromkeys(event.step_key or "" for event in steps if event.step_key)),
-        error=summarize_error(summary),
+        failed=tuple(
+            dict.fromkeys(
+                [event.step_key for event in steps if event.step_key] + failed_check_names(failed_checks)
+            )
+        ),
+        error=summarize_error("\n".join([summary, *(["Failed checks:", *checks] if checks else [])])),
         link=run_link(ui_url, run.run_id),
         details=(("Run id", run.run_id),),
     )
@@ -118,7 +158,9 @@ def build_run_failure_alert_sensor(
     name: str = RUN_FAILURE_SENSOR_NAME,
     minimum_interval_seconds: int = 30,
 ) -> SensorDefinition:
-    """Alert once per failed run of ``job_names`` (runs of other jobs are skipped)."""
+    """Alert once per failed run of ``job_names`` (runs of other jobs are skipped), naming the run's
+    failed asset checks too: give ``build_check_failure_alert_sensor`` the same ``job_names`` as
+    ``run_failure_jobs`` so it does not alert on them a second time."""
     watched = frozenset(job_names)
 
     # monitored_jobs is left to its default (this code location's jobs) and filtered by name here,
@@ -132,7 +174,8 @@ def build_run_failure_alert_sensor(
     def run_failure_alert_sensor(context: RunFailureSensorContext, alerts: AlertResource):
         if context.dagster_run.job_name not in watched:
             return SkipReason(f"run of {context.dagster_run.job_name} is not watched")
-        alerts.send(run_failure_alert(context, alerts.ui_url), context.log)
+        failed_checks = failed_checks_of_run(context.instance, context.dagster_run.run_id)
+        alerts.send(run_failure_alert(context, alerts.ui_url, failed_checks), context.log)
         return None
 
     return run_failure_alert_sensor
@@ -149,10 +192,10 @@ def check_failure_alerts(
             failed_by_run[entry.run_id].append(evaluation)
     alerts = []
     for run_id, evaluations in failed_by_run.items():
-        names = [f"{e.asset_key.to_user_string()}:{e.check_name}" for e in evaluations]
+        names = failed_check_names(evaluations)
         partitions = tuple(dict.fromkeys(e.partition for e in evaluations if e.partition))
         severity = "ERROR" if any(e.severity.value == "ERROR" for e in evaluations) else "WARN"
-        errors = [f"{name}: {e.description or 'failed'}" for name, e in zip(names, evaluations, strict=True)]
+        errors = failed_check_lines(evaluations)
         first = evaluations[0].asset_key
         alerts.append(
             Alert(
@@ -177,11 +220,17 @@ def build_check_failure_alert_sensor(
     *,
     enabled: bool,
     asset_keys: Sequence[AssetKey] | None = None,
+    run_failure_jobs: Sequence[str] | None = None,
     name: str = CHECK_FAILURE_SENSOR_NAME,
     minimum_interval_seconds: int = 60,
 ) -> SensorDefinition:
     """Alert on failed asset checks (WARN and ERROR) of ``asset_keys`` (None: every asset), once per
     run, when the run has ended.
+
+    A failed run of one of ``run_failure_jobs`` is left to the run-failure sensor, whose alert
+    names its failed checks: one cause, one message. None (the default) leaves every failed run
+    to it, right for a code location whose run-failure sensor watches all its jobs; ``()`` alerts
+    on the checks of failed runs too.
 
     The cursor is the storage id of the last run-ended event (success, failure, cancel) seen: run
     status changes have ids in one sequence on every instance storage (SQLite mirrors them in its
@@ -222,9 +271,10 @@ def build_check_failure_alert_sensor(
         )[:MAX_RUNS_PER_TICK]  # the rest, with higher ids, next tick
         if not ended:
             return SkipReason("no run has ended")
+        judged = [record for record in ended if not _left_to_run_failure_sensor(record, run_failure_jobs)]
         entries = [
             entry
-            for record in ended
+            for record in judged
             for entry in instance.all_logs(
                 record.event_log_entry.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION
             )
@@ -245,19 +295,38 @@ def build_check_failure_alert_sensor(
             alerts.send(alert, context.log)
         context.update_cursor(str(ended[-1].storage_id))
         if not alerts_to_send:
-            return SkipReason(f"{len(ended)} runs ended, no failed checks")
+            left = len(ended) - len(judged)
+            return SkipReason(
+                f"{len(ended)} runs ended, no failed checks"
+                + (f" outside the {left} failed run(s) the run-failure alert reports" if left else "")
+            )
         return None
 
     return check_failure_alert_sensor
 
 
+def _left_to_run_failure_sensor(record: EventLogRecord, run_failure_jobs: Sequence[str] | None) -> bool:
+    """Whether this run-ended record is a failure the run-failure sensor alerts on (checks included)."""
+    entry = record.event_log_entry
+    if entry.dagster_event is None or entry.dagster_event.event_type != DagsterEventType.RUN_FAILURE:
+        return False
+    return run_failure_jobs is None or entry.job_name in run_failure_jobs
+
+
 @dataclass(frozen=True)
 class CronDeadline:
-    """A cron ``FreshnessPolicy`` (``FreshnessPolicy.cron(...)``): the deadline and its window."""
+    """A deadline that follows a cron: each tick of ``deadline_cron`` (in ``timezone``) plus ``grace``.
+
+    From a cron ``FreshnessPolicy`` (``CronDeadline.of``), the policy's deadline itself (no grace);
+    from a schedule (``CronDeadline.after``), ``grace`` after each of its ticks, so the deadline
+    moves with the schedule. The marts are due as built since ``deadline - lower_bound_delta``, for
+    the last day complete at the tick (the day before it, locally: what a daily schedule runs).
+    """
 
     deadline_cron: str
     lower_bound_delta: timedelta
     timezone: str
+    grace: timedelta = timedelta(0)
 
     @classmethod
     def of(cls, policy: FreshnessPolicy) -> CronDeadline:
@@ -267,18 +336,43 @@ class CronDeadline:
         except AttributeError:
             raise TypeError("build_late_data_alert_sensor needs a FreshnessPolicy.cron(...) policy") from None
 
+    @classmethod
+    def after(cls, cron: str, grace: timedelta, lower_bound_delta: timedelta, timezone: str) -> CronDeadline:
+        """``grace`` after each tick of ``cron`` in ``timezone`` (e.g. the nightly schedule's)."""
+        if grace < timedelta(0):
+            raise ValueError(f"grace must not be negative, got {grace}")
+        _cron_ticks(cron, timezone)  # a bad cron fails here, when the definitions load
+        return cls(cron, lower_bound_delta, timezone, grace)
+
     def latest_tick(self, now: datetime) -> datetime:
-        """The last time ``deadline_cron`` fired at or before ``now``, in ``timezone``.
+        """The last time ``deadline_cron`` fired at or before ``now - grace``, in ``timezone``.
 
         Each cron tick ends a window of this time-window partitions definition, so the end of its
-        last complete window (the partitions as of ``now``) is the latest completed tick.
+        last complete window (the partitions as of that moment) is the latest completed tick.
         """
         ticks = _cron_ticks(self.deadline_cron, self.timezone)
-        with partition_loading_context(effective_dt=now):
+        with partition_loading_context(effective_dt=now - self.grace):
             last = ticks.get_last_partition_key()
         if last is None:
             raise ValueError(f"{self.deadline_cron} ({self.timezone}) has not fired before {now.isoformat()}")
         return ticks.time_window_for_partition_key(last).end
+
+    def latest_deadline(self, now: datetime) -> tuple[datetime, datetime]:
+        """The latest deadline at or before ``now`` and the cron tick it follows, both in ``timezone``."""
+        zone = ZoneInfo(self.timezone)
+        tick = self.latest_tick(now).astimezone(zone)
+        return (tick.astimezone(UTC) + self.grace).astimezone(zone), tick
+
+    def describe(self) -> str:
+        """``'0 6 * * *' in UTC`` or ``4:00:00 after '0 2 * * *' in UTC``."""
+        after = f"{_duration(self.grace)} after " if self.grace else ""
+        return f"{after}'{self.deadline_cron}' in {self.timezone}"
+
+
+def _duration(span: timedelta) -> str:
+    minutes = int(span.total_seconds() // 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if minutes else f"{hours} h"
 
 
 @functools.cache
@@ -301,7 +395,7 @@ def late_data_alert(
     """An alert when ``asset_key`` misses the deadline that has just passed, else None.
 
     Late means Dagster's cron freshness rule fails (no materialization since ``deadline -
-    lower_bound_delta``) or the day the deadline is for (the day before it, locally) was never built.
+    lower_bound_delta``) or the day the deadline is for (``expected_partition``) was never built.
     """
     window_start = deadline - policy.lower_bound_delta
     stale = last_materialized is None or last_materialized < window_start
@@ -324,7 +418,7 @@ def late_data_alert(
         error="; ".join(facts),
         link=asset_link(ui_url, asset_key.path),
         details=(
-            ("Deadline", f"{deadline:%Y-%m-%d %H:%M} {policy.timezone} ({policy.deadline_cron})"),
+            ("Deadline", f"{deadline:%Y-%m-%d %H:%M} {policy.timezone} ({policy.describe()})"),
             ("Time zone", partitions_def.timezone),
         ),
     )
@@ -336,15 +430,24 @@ def build_late_data_alert_sensor(
     partitions_def: DailyPartitionsDefinition,
     *,
     enabled: bool,
+    deadline_after_cron: str | None = None,
+    grace: timedelta = timedelta(hours=4),
     name: str = LATE_DATA_SENSOR_NAME,
     minimum_interval_seconds: int = 300,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> SensorDefinition:
-    """Alert once per missed deadline of ``asset_key``'s cron ``freshness_policy``.
+    """Alert once per missed deadline of ``asset_key``: that of its cron ``freshness_policy``, or,
+    with ``deadline_after_cron`` (the nightly schedule's cron, in ``partitions_def``'s zone),
+    ``grace`` after each of its ticks, so the deadline follows ``LAAFFIC_SCHEDULE_CRON``; the
+    policy then gives only how recent a build must be (``lower_bound_delta``).
 
     The cursor is the last deadline alerted on, so a late day is reported once, not every tick.
     """
     policy = CronDeadline.of(freshness_policy)
+    if deadline_after_cron is not None:
+        policy = CronDeadline.after(
+            deadline_after_cron, grace, policy.lower_bound_delta, partitions_def.timezone
+        )
     zone = ZoneInfo(policy.timezone)
 
     @sensor(
@@ -352,16 +455,16 @@ def build_late_data_alert_sensor(
         minimum_interval_seconds=minimum_interval_seconds,
         default_status=default_status(enabled),
         description=(
-            f"Sends an alert when {asset_key.to_user_string()} misses its freshness deadline "
-            f"({policy.deadline_cron} {policy.timezone}) or the day before it was not built."
+            f"Sends an alert when {asset_key.to_user_string()} misses its deadline "
+            f"({policy.describe()}) or the last day complete at the cron's tick was not built."
         ),
     )
     def late_data_alert_sensor(context: SensorEvaluationContext, alerts: AlertResource):
         now = clock().astimezone(zone)
-        deadline = policy.latest_tick(now).astimezone(zone)
+        deadline, tick = policy.latest_deadline(now)
         if context.cursor == deadline.isoformat():
             return SkipReason(f"already alerted for the deadline {deadline.isoformat()}")
-        expected = (deadline.date() - timedelta(days=1)).strftime(partitions_def.fmt)
+        expected = (tick.date() - timedelta(days=1)).strftime(partitions_def.fmt)
         if expected not in partitions_def.get_partition_keys(current_time=now):
             return SkipReason(f"partition {expected} does not exist")
         instance = context.instance

@@ -63,22 +63,41 @@ class PageSink(Protocol):
     def write_page(self, number: int, fetched_at: datetime, page: CallRecordPage) -> None: ...
 
 
-def build_body(window: QueryWindow, current: int, size: int) -> dict[str, Any]:
-    """The request body exactly as the documentation's samples build it (no group/phone filter)."""
+def build_body(
+    window: QueryWindow, current: int, size: int, *, sip_group_name: str = "", phone_name: str = ""
+) -> dict[str, Any]:
+    """The request body exactly as the documentation's samples build it.
+
+    ``sip_group_name`` and ``phone_name`` are the document's two optional filters (exact match);
+    an empty string, as in the document's samples, means no filter: every group, every phone.
+    """
     if isinstance(current, bool) or not isinstance(current, int) or current < 1:
         raise ValueError(f"current (page number) must be an integer >= 1, got {current!r}")
     if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_PAGE_SIZE:
         raise ValueError(f"size (page size) must be an integer from 1 to {MAX_PAGE_SIZE}, got {size!r}")
+    for name, value in (("sip_group_name", sip_group_name), ("phone_name", phone_name)):
+        if not isinstance(value, str):
+            raise ValueError(f"{name} must be a string ('' for no filter), got {value!r}")
     return {
         "current": current,
         "size": size,
         "params": {
             "strTime": window.str_time,
             "endTime": window.end_time,
-            "sipGroupName": "",
-            "phoneName": "",
+            "sipGroupName": sip_group_name,
+            "phoneName": phone_name,
         },
     }
+
+
+def describe_filter(sip_group_name: str = "", phone_name: str = "") -> str:
+    """`` (sipGroupName='sales')`` and the like for log lines; empty when nothing is filtered."""
+    filters = [
+        f"{key}={value!r}"
+        for key, value in (("sipGroupName", sip_group_name), ("phoneName", phone_name))
+        if value
+    ]
+    return f" ({', '.join(filters)})" if filters else ""
 
 
 class LaafficClient:
@@ -143,13 +162,25 @@ class LaafficClient:
         await self._http.aclose()
 
     async def fetch_page(
-        self, window: QueryWindow, current: int, counts: RequestCounts | None = None
+        self,
+        window: QueryWindow,
+        current: int,
+        counts: RequestCounts | None = None,
+        *,
+        sip_group_name: str = "",
+        phone_name: str = "",
     ) -> CallRecordPage:
         """One page, retried on transient failures; raises a typed ``LaafficError`` otherwise.
 
-        ``counts``, if given, also counts this page's requests (e.g. per window of a range)."""
+        ``counts``, if given, also counts this page's requests (e.g. per window of a range).
+        ``sip_group_name`` / ``phone_name``: only that phone group's / phone's records (exact
+        match, as the API document says); empty, every record of the window."""
         tallies = [self.counts] if counts is None else [self.counts, counts]
-        body = json.dumps(build_body(window, current, self.page_size), separators=(",", ":"))
+        body = json.dumps(
+            build_body(window, current, self.page_size, sip_group_name=sip_group_name, phone_name=phone_name),
+            separators=(",", ":"),
+        )
+        filtered = describe_filter(sip_group_name, phone_name)
         errors = 0  # failures that use up an attempt (a 429 does not)
         timestamp_retries = 0
 
@@ -170,7 +201,7 @@ class LaafficClient:
             stop=should_stop,
             wait=self._wait,
             retry=retry_if_exception(should_retry),
-            before_sleep=functools.partial(self._log_retry, current, tallies),
+            before_sleep=functools.partial(self._log_retry, f"{current}{filtered}", tallies),
             reraise=True,
         ):
             with attempt:
@@ -218,38 +249,48 @@ class LaafficClient:
             return 0.0
         return self._backoff(state)
 
-    def _log_retry(self, current: int, tallies: list[RequestCounts], state: RetryCallState) -> None:
-        """One line per retry: page, the error (never a header) and the wait chosen."""
+    def _log_retry(self, page: str, tallies: list[RequestCounts], state: RetryCallState) -> None:
+        """One line per retry: the page (and its filter), the error (never a header) and the wait."""
         error = state.outcome.exception() if state.outcome else None
         wait = state.next_action.sleep if state.next_action else 0.0
         if _is_throttle(error):
             for tally in tallies:
                 tally.throttled += 1
             self._log.info(
-                f"Laaffic page {current}: HTTP 429, waiting {wait:.2f}s and lowering concurrency to "
+                f"Laaffic page {page}: HTTP 429, waiting {wait:.2f}s and lowering concurrency to "
                 f"{self.flow.limit} (does not use up an attempt)"
             )
             return
         for tally in tallies:
             tally.retries += 1
         self._log.warning(
-            f"Laaffic page {current} failed ({type(error).__name__}: {error}); retrying in {wait:.2f}s "
+            f"Laaffic page {page} failed ({type(error).__name__}: {error}); retrying in {wait:.2f}s "
             f"(at most {self.retry_attempts} errors or {self.retry_deadline_s:g}s per page)"
         )
 
     async def fetch_window(
-        self, window: QueryWindow, sink: PageSink, counts: RequestCounts | None = None
+        self,
+        window: QueryWindow,
+        sink: PageSink,
+        counts: RequestCounts | None = None,
+        *,
+        sip_group_name: str = "",
+        phone_name: str = "",
     ) -> int:
         """Every page of the window, handed to ``sink`` as it arrives; returns the pages fetched.
 
-        Page 1 says how many pages there are; the rest are fetched concurrently.
+        Page 1 says how many pages there are; the rest are fetched concurrently. With
+        ``sip_group_name`` / ``phone_name`` every page carries the same filter, so the pages (and
+        the ``total`` and ``pages`` they report) are those of that group's / phone's records alone:
+        a window may be fetched once per phone group, each read its own page-count unit.
         """
-        first = await self.fetch_page(window, 1, counts)
+        filters = {"sip_group_name": sip_group_name, "phone_name": phone_name}
+        first = await self.fetch_page(window, 1, counts, **filters)
         sink.write_page(1, datetime.now(UTC), first)
 
         async def fetch_and_stage(number: int) -> None:
             # Hand the page to the sink as soon as it arrives so a large day never sits in memory.
-            page = await self.fetch_page(window, number, counts)
+            page = await self.fetch_page(window, number, counts, **filters)
             sink.write_page(number, datetime.now(UTC), page)
 
         remaining = [asyncio.create_task(fetch_and_stage(n)) for n in range(2, first.pages + 1)]

@@ -1,4 +1,5 @@
-"""Query windows: the ``[strTime, endTime)`` pair, its documented limits, and the retention floor.
+"""Query windows: the ``[strTime, endTime)`` pair, its documented limits, and the retention floor
+(which the pipeline checks before it asks for a day: ``defs/daily.py``).
 
 The window's two ends come from the caller (the pipeline takes them from Dagster's partition time
 window); this module only checks them against the API document and formats them.
@@ -77,16 +78,6 @@ class QueryWindow:
     @property
     def end_time(self) -> str:
         return format_api_time(self.end)
-
-    def check_retention(self, now: datetime) -> None:
-        """Refuse, before any request, a window that starts before the API's retention floor."""
-        floor = retention_floor(now)
-        if self.start < floor:
-            raise WindowError(
-                f"window starts {self.str_time}, before the API's retention limit "
-                f"{format_api_time(floor)} (the API keeps only the last {RETENTION_MONTHS} months); "
-                "these records can no longer be fetched, the warehouse's copy is the only one"
-            )
 
     def __str__(self) -> str:
         return f"[{self.str_time}, {self.end_time})"

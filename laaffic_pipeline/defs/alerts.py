@@ -2,6 +2,7 @@
 channel is configured (LAAFFIC_ALERT_WEBHOOK_URL or LAAFFIC_ALERT_SMTP_HOST); visible either way."""
 
 from collections.abc import Mapping
+from datetime import timedelta
 
 import dagster as dg
 
@@ -11,7 +12,7 @@ from laaffic_pipeline.alerts.sensors import (
     build_run_failure_alert_sensor,
 )
 from laaffic_pipeline.defs.jobs import DAILY_JOB_NAME
-from laaffic_pipeline.defs.marts.specs import DAILY_COSTS_KEY, mart_freshness
+from laaffic_pipeline.defs.marts.specs import DAILY_COSTS_KEY, FRESHNESS_GRACE_HOURS, mart_freshness
 from laaffic_pipeline.settings import PipelineSettings
 
 
@@ -23,5 +24,12 @@ def alert_sensors(
     return [
         build_run_failure_alert_sensor([DAILY_JOB_NAME], enabled=enabled),
         build_check_failure_alert_sensor(enabled=enabled),
-        build_late_data_alert_sensor(DAILY_COSTS_KEY, mart_freshness(settings), partitions, enabled=enabled),
+        build_late_data_alert_sensor(
+            DAILY_COSTS_KEY,
+            mart_freshness(settings),
+            partitions,
+            enabled=enabled,
+            deadline_after_cron=settings.schedule_cron,
+            grace=timedelta(hours=FRESHNESS_GRACE_HOURS),
+        ),
     ]

@@ -33,7 +33,7 @@ from duckdb import DuckDBPyConnection
 from pydantic import Field
 
 from laaffic_pipeline.api.window import QueryWindow, format_api_time, retention_floor
-from laaffic_pipeline.defs.laaffic.checks import page_count_result, schema_drift_result
+from laaffic_pipeline.defs.laaffic.checks import archive_result, page_count_result, schema_drift_result
 from laaffic_pipeline.defs.laaffic.fetching import DayRead, DayReads, DayUnread, Judgment, LogLine
 from laaffic_pipeline.defs.laaffic.specs import (
     PAGE_COUNT_CHECK,
@@ -48,6 +48,7 @@ from laaffic_pipeline.defs.partitions import query_window
 from laaffic_pipeline.defs.resources import LaafficApiResource, MartsResource, WarehouseResource
 from laaffic_pipeline.settings import MartsSettings, PipelineSettings
 from laaffic_pipeline.warehouse.analytics import ensure_analytics_file
+from laaffic_pipeline.warehouse.archive import ArchiveError, archive_day, configured_archive_url, verify_day
 from laaffic_pipeline.warehouse.consistency import page_count_problems
 from laaffic_pipeline.warehouse.exports import export_partition, exports_dir
 from laaffic_pipeline.warehouse.landing import PartitionShrinkError, ensure_raw_tables, replace_raw_partition
@@ -251,15 +252,14 @@ def materialize_days(
         # 5. End.
         yield from build_ready(final=True)
         if days.built:
-            written = ensure_analytics_file(
+            refresh = ensure_analytics_file(
                 duckdb.database,
                 duckdb.settings.analytics_file,
                 storage_version=duckdb.settings.duckdb_storage_version,
+                log=context.log,
             )
-            if written:
-                context.log.info(
-                    f"Wrote the analysts' file {duckdb.settings.analytics_file} (views over the exports)"
-                )
+            if refresh:
+                context.log.info(refresh.message)
             context.log.info(
                 f"Built, exported and checked the marts of {len(days.built)} day(s) in "
                 f"{time.monotonic() - started:.1f}s from the start of the step"
@@ -330,6 +330,7 @@ def keep_stored_day(
         metadata={"kept_as_stored": reason, "requests_sent": 0, "dagster/row_count": rows},
     )
     yield from record_raw_checks(key, figures, drift, days)
+    yield archive_and_verify(context, conn, key)
 
 
 def land_day(
@@ -385,6 +386,21 @@ def land_day(
         },
     )
     yield from record_raw_checks(day.key, figures, drift, days)
+    yield archive_and_verify(context, conn, day.key)
+
+
+def archive_and_verify(context: dg.AssetExecutionContext, conn: DuckDBPyConnection, key: str) -> Event:
+    """Archive the day's committed raw as a new version (none when the latest holds the same rows)
+    and check the archive against the warehouse; archiving failing fails this check, not the day."""
+    settings = context.resources.duckdb.settings
+    url = configured_archive_url(settings.archive_url, settings.duckdb_path)
+    day, archived = date.fromisoformat(key), None
+    try:
+        archived = archive_day(conn, day, url, run_id=context.run.run_id, landed_at=datetime.now(UTC))
+        problems = verify_day(conn, day, url)
+    except ArchiveError as error:
+        problems = [f"{key} could not be archived: {error}"]
+    return evaluation(archive_result(problems, archived), key)
 
 
 def record_raw_checks(

@@ -76,43 +76,10 @@ def ensure_mart_tables(
     return days
 
 
-def rebuild_call_facts(
-    conn: duckdb.DuckDBPyConnection, days: Sequence[date], cost_currency: str = COST_CURRENCY_RECORD
-) -> dict[date, Figures]:
-    """Replace the rows of ``days`` in ``marts.call_facts``, all in one transaction.
-
-    Returns each day's figures (``sql/call_facts_partition_figures.sql``), days in order; a day
-    without raw rows is emptied and gets zeros. ``cost_currency``: see ``check_cost_currency``.
-    """
-    wanted = _days(days)
-    check_cost_currency(cost_currency)
-    with _transaction(conn):
-        restated = ensure_mart_tables(conn, cost_currency)
-        _replace(conn, "call_facts", wanted, cost_currency)
-    return _single_rows(figures_by_day(conn, "call_facts_partition_figures", sorted({*wanted, *restated})))
-
-
 @dataclass(frozen=True)
 class DailyCostsBuild:
     rows: int
     by_currency: list[Figures]  # the day's rows of marts.daily_costs_by_currency
-
-
-def rebuild_daily_costs(
-    conn: duckdb.DuckDBPyConnection, days: Sequence[date], cost_currency: str = COST_CURRENCY_RECORD
-) -> dict[date, DailyCostsBuild]:
-    """Replace the rows of ``days`` in ``marts.daily_costs`` from those days' call facts, in one transaction.
-
-    Money is summed per the currency it is in (``call_facts.cost_currency``), which the call facts
-    already carry; ``cost_currency`` only serves a restatement of marts built by an older version
-    (see ``ensure_mart_tables``).
-    """
-    wanted = _days(days)
-    check_cost_currency(cost_currency)
-    with _transaction(conn):
-        restated = ensure_mart_tables(conn, cost_currency)
-        _replace(conn, "daily_costs", wanted, cost_currency)
-    return _daily_costs_builds(conn, sorted({*wanted, *restated}))
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,10 @@ class WarehouseQueryError(RuntimeError):
     """The warehouse could not be opened or the query failed; the message says why."""
 
 
+class UnknownRelationError(WarehouseQueryError):
+    """The query names a schema, table, view or function the file does not have (DuckDB's catalog error)."""
+
+
 @dataclass(frozen=True)
 class QueryResult:
     """A query's rows as fetched, with each column's DuckDB type, printable once the file is closed."""
@@ -77,6 +81,8 @@ def query_read_only(database: str | Path, sql: str, wait_s: float = 10.0) -> Que
         cursor = conn.execute(sql)
         description = cursor.description or []
         rows = cursor.fetchall() if description else []
+    except duckdb.CatalogException as error:
+        raise UnknownRelationError(str(error)) from None
     except duckdb.Error as error:
         raise WarehouseQueryError(str(error)) from None
     finally:

@@ -21,6 +21,9 @@ import orjson
 from laaffic_pipeline.warehouse.consistency import page_count_problems
 from laaffic_pipeline.warehouse.sql import query_rows, run_sql
 
+DEFAULT_MEMORY_LIMIT = "256MB"
+"""DuckDB's memory cap for the pipeline's work unless LAAFFIC_DUCKDB_MEMORY_LIMIT says otherwise."""
+
 
 class Page(Protocol):
     """What a page of the API carries (the API client's page satisfies it)."""
@@ -42,7 +45,7 @@ def _json_line(value: dict[str, Any]) -> bytes:
 class StagedNdjsonRead:
     """One read of a window written to ``folder`` as it arrives; a page sink for the API client."""
 
-    def __init__(self, folder: Path, read: int, memory_limit: str) -> None:
+    def __init__(self, folder: Path, read: int, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> None:
         self.records_path = folder / f"records-{read}.ndjson"
         self.pages_path = folder / f"pages-{read}.ndjson"
         self.records = 0

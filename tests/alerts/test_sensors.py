@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from dagster import (
+    AssetCheckResult,
+    AssetCheckSpec,
     AssetMaterialization,
     DagsterInstance,
     DailyPartitionsDefinition,
@@ -15,7 +17,10 @@ from dagster import (
     Definitions,
     Failure,
     FreshnessPolicy,
+    MaterializeResult,
+    asset,
     build_sensor_context,
+    define_asset_job,
     job,
     op,
 )
@@ -234,6 +239,113 @@ def test_failed_checks_of_a_run_make_one_alert_and_passing_runs_none(
     assert body["alert"]["severity"] == "ERROR"  # voice_id_not_null is an ERROR check
     assert body["alert"]["link"] == f"{UI}/runs/{result.run_id}"
     assert len(smtp_inbox[0].messages) == 1
+
+
+def test_a_day_failing_its_page_check_is_one_alert_from_the_run_naming_the_check(
+    monkeypatch, tmp_path, make_simulator, webhook, smtp_inbox
+):
+    """One cause, one message: the failed page check fails the run too, and the run-failure alert
+    says both; the check-failure sensor, ticking over the same run, sends nothing."""
+    simulator = make_simulator(records_per_day=60, faults=FaultConfig(total_delta=5))
+    pipeline = make_pipeline(monkeypatch, tmp_path, simulator)
+    alerts = alert_resource(webhook, smtp_inbox, "test-secret-never-logged")
+    runs = build_run_failure_alert_sensor([DAILY_JOB_NAME], enabled=True)
+    checks = build_check_failure_alert_sensor(enabled=True)
+    runs_cursor, checks_cursor = (
+        tick(runs, pipeline.instance, alerts).cursor,
+        tick(checks, pipeline.instance, alerts).cursor,
+    )
+    day = pipeline.last_partition
+
+    result = pipeline.run(day)
+    tick(runs, pipeline.instance, alerts, runs_cursor)
+    skipped = tick(checks, pipeline.instance, alerts, checks_cursor)
+
+    assert not result.success
+    [body] = webhook.bodies
+    assert body["alert"]["kind"] == "run_failure"
+    assert body["alert"]["failed"] == ["laaffic_days", "raw/call_records:page_count_consistency"]
+    assert f"raw/call_records:page_count_consistency [{day}]: " in body["alert"]["error"]
+    assert "records landed 60 != reported total 65" in body["alert"]["error"]
+    assert len(smtp_inbox[0].messages) == 1
+    assert skipped.skip_message == (
+        "1 runs ended, no failed checks outside the 1 failed run(s) the run-failure alert reports"
+    )
+
+
+def test_the_checks_of_a_failed_run_of_an_unwatched_job_are_still_alerted(webhook, smtp_inbox):
+    @asset(check_specs=[AssetCheckSpec("never_passes", asset="thing")])
+    def thing():
+        yield MaterializeResult()
+        yield AssetCheckResult(passed=False, description="it never does")
+
+    @asset(deps=[thing])
+    def broken():
+        raise Failure("and the run fails")
+
+    instance = DagsterInstance.ephemeral()
+    alerts = alert_resource(webhook, smtp_inbox, "unused-secret")
+    checks = build_check_failure_alert_sensor(enabled=True, run_failure_jobs=[DAILY_JOB_NAME])
+    cursor = tick(checks, instance, alerts).cursor
+    other = Definitions(assets=[thing, broken], jobs=[define_asset_job("other")]).resolve_job_def("other")
+    assert not other.execute_in_process(instance=instance, raise_on_error=False).success
+
+    tick(checks, instance, alerts, cursor)
+
+    [body] = webhook.bodies  # no run-failure sensor watches `other`: its checks are alerted here
+    assert body["alert"]["kind"] == "check_failure" and body["alert"]["failed"] == ["thing:never_passes"]
+
+
+@pytest.mark.parametrize(
+    ("cron", "now", "deadline", "expected"),
+    [
+        # 02:00 + 4 h: at 05:59 the deadline that has passed is yesterday's, for the day before.
+        ("0 2 * * *", "2026-03-10T05:59:00+00:00", "2026-03-09T06:00:00+00:00", "2026-03-08"),
+        ("0 2 * * *", "2026-03-10T06:00:00+00:00", "2026-03-10T06:00:00+00:00", "2026-03-09"),
+        ("15 1 * * *", "2026-03-10T05:20:00+00:00", "2026-03-10T05:15:00+00:00", "2026-03-09"),
+        # A schedule at 23:30 runs the day before its tick: the deadline at 03:30 is for that day.
+        ("30 23 * * *", "2026-03-11T03:45:00+00:00", "2026-03-11T03:30:00+00:00", "2026-03-09"),
+    ],
+)
+def test_the_late_marts_deadline_follows_the_schedules_cron_plus_a_grace_period(
+    webhook, smtp_inbox, cron, now, deadline, expected
+):
+    """``deadline_after_cron``: 4 h after each tick of the schedule's cron (nothing built here)."""
+    partitions_def = DailyPartitionsDefinition(start_date="2026-01-01", timezone="UTC", fmt="%Y-%m-%d")
+    instance = DagsterInstance.ephemeral()
+    alerts = alert_resource(webhook, smtp_inbox, "unused-secret")
+    sensor_def = build_late_data_alert_sensor(
+        DAILY_COSTS_KEY,
+        cron_freshness(partitions_def),
+        partitions_def,
+        enabled=True,
+        deadline_after_cron=cron,
+        grace=timedelta(hours=4),
+        clock=lambda: datetime.fromisoformat(now),
+    )
+
+    result = tick(sensor_def, instance, alerts)
+
+    [body] = webhook.bodies
+    assert result.cursor == deadline
+    assert body["alert"]["partitions"] == [expected]
+    assert body["alert"]["details"]["Deadline"] == (
+        f"{deadline[:10]} {deadline[11:16]} UTC (4 h after '{cron}' in UTC)"
+    )
+    assert "4 h after" in sensor_def.description
+
+
+def test_a_negative_grace_is_refused_when_the_sensor_is_built():
+    partitions_def = DailyPartitionsDefinition(start_date="2026-01-01")
+    with pytest.raises(ValueError, match="grace must not be negative"):
+        build_late_data_alert_sensor(
+            DAILY_COSTS_KEY,
+            cron_freshness(partitions_def),
+            partitions_def,
+            enabled=True,
+            deadline_after_cron="0 2 * * *",
+            grace=timedelta(hours=-1),
+        )
 
 
 def test_a_late_marts_day_is_alerted_once_per_deadline(webhook, smtp_inbox):

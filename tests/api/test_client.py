@@ -76,6 +76,71 @@ def test_request_is_signed_and_shaped_exactly_like_the_doc():
     }
 
 
+def test_the_documents_two_filters_are_sent_as_given_on_every_page_of_a_window():
+    api = FakeApi(make_records(250))
+    sink = ListSink()
+
+    async def fetch():
+        async with client_for(api, clock=lambda: 1630468800) as client:
+            return await client.fetch_window(WINDOW, sink, sip_group_name="sales", phone_name="sipName8555")
+
+    assert run(fetch()) == 3
+    bodies = sorted((json.loads(request.content) for request in api.requests), key=lambda b: b["current"])
+    assert api.requests[0].content == (
+        b'{"current":1,"size":100,"params":{"strTime":"2022-02-18T00:00:00+08:00",'
+        b'"endTime":"2022-02-19T00:00:00+08:00","sipGroupName":"sales","phoneName":"sipName8555"}}'
+    )
+    assert bodies == [
+        {
+            "current": page,
+            "size": 100,
+            "params": {
+                "strTime": "2022-02-18T00:00:00+08:00",
+                "endTime": "2022-02-19T00:00:00+08:00",
+                "sipGroupName": "sales",
+                "phoneName": "sipName8555",
+            },
+        }
+        for page in (1, 2, 3)
+    ]
+
+
+def test_one_filter_alone_leaves_the_other_empty_as_the_document_sends_it():
+    api = FakeApi(make_records(1))
+
+    async def fetch():
+        async with client_for(api) as client:
+            return await client.fetch_page(WINDOW, 1, phone_name="sipName8555")
+
+    run(fetch())
+    (request,) = api.requests
+    assert json.loads(request.content)["params"] == {
+        "strTime": "2022-02-18T00:00:00+08:00",
+        "endTime": "2022-02-19T00:00:00+08:00",
+        "sipGroupName": "",
+        "phoneName": "sipName8555",
+    }
+
+
+@pytest.mark.parametrize("bad", [None, 5, ["sales"]])
+def test_a_filter_that_is_not_a_string_is_refused_before_sending(bad):
+    with pytest.raises(ValueError, match=r"sip_group_name must be a string \(\'\' for no filter\)"):
+        build_body(WINDOW, 1, 20, sip_group_name=bad)
+
+
+def test_a_retried_filtered_page_names_its_filter_in_the_log(caplog):
+    api = FakeApi(make_records(1), script={1: status("-18", "Port program unusual")})
+
+    async def fetch():
+        async with client_for(api) as client:
+            return await client.fetch_page(WINDOW, 1, sip_group_name="sales")
+
+    with caplog.at_level("WARNING"):
+        run(fetch())
+    (message,) = [record.getMessage() for record in caplog.records]
+    assert message.startswith("Laaffic page 1 (sipGroupName='sales') failed (ServerUnusualError")
+
+
 @pytest.mark.parametrize(("current", "size"), [(0, 20), (1, 0), (1, 101), (-3, 20), (1, True)])
 def test_invalid_page_parameters_are_refused_before_sending(current, size):
     with pytest.raises(ValueError, match="current|size"):

@@ -142,7 +142,7 @@ def test_a_window_the_api_refuses_is_a_parameter_error_not_retried(make_simulato
 
 
 def test_a_window_past_retention_is_out_of_time_range(make_simulator):
-    # fetch_page has no retention guard (QueryWindow.check_retention is the caller's), so this
+    # fetch_page has no retention guard (the pipeline checks before it asks for a day), so this
     # reaches the API, as a clock-skewed or misconfigured caller would.
     simulator = make_simulator()
     start = datetime.combine((datetime.now(UTC) - timedelta(days=95)).date(), datetime.min.time(), UTC)
@@ -215,3 +215,64 @@ def test_after_each_429_the_next_request_arrives_no_sooner_than_retry_after(make
     assert [entry.outcome for entry in log].count("0") == 8  # each of the 8 pages exactly once
     fetched = [record for number in sorted(pages.records) for record in pages.records[number]]
     assert fetched == simulator.records_for_window(window.str_time, window.end_time)
+
+
+class PageFigures(PageList):
+    """Each page's records and the total and page count it reported."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reported: set[tuple[int, int]] = set()
+
+    def write_page(self, number, fetched_at, page) -> None:
+        super().write_page(number, fetched_at, page)
+        self.reported.add((page.total, page.pages))
+
+    def all_records(self) -> list[dict]:
+        return [record for number in sorted(self.records) for record in self.records[number]]
+
+
+def fetch_filtered(simulator, window: QueryWindow, **filters: str) -> PageFigures:
+    pages = PageFigures()
+
+    async def fetch() -> None:
+        async with LaafficClient(
+            Credentials(TEST_API_KEY, TEST_API_SECRET), simulator.base_url, page_size=20, **NO_WAIT
+        ) as client:
+            await client.fetch_window(window, pages, **filters)
+
+    asyncio.run(fetch())
+    return pages
+
+
+def test_a_window_fetched_per_phone_group_gets_each_groups_records_and_together_all_of_them(make_simulator):
+    simulator = make_simulator(records_per_day=150)
+    window = recent_day()
+    everything = simulator.records_for_window(window.str_time, window.end_time)
+    groups = sorted({record["sipGroupName"] for record in everything})
+    assert len(groups) > 1, "the simulator's day should span several phone groups"
+
+    by_group = {group: fetch_filtered(simulator, window, sip_group_name=group) for group in groups}
+
+    for group, pages in by_group.items():
+        expected = [record for record in everything if record["sipGroupName"] == group]
+        assert pages.all_records() == expected
+        # The page-count figures are the filtered window's own: total and pages of that group alone.
+        assert pages.reported == {(len(expected), -(-len(expected) // 20))}
+    together = sorted(record["voiceId"] for pages in by_group.values() for record in pages.all_records())
+    assert together == sorted(record["voiceId"] for record in everything)
+
+
+def test_a_phone_filter_narrows_to_that_phone_and_an_unknown_group_to_nothing(make_simulator):
+    simulator = make_simulator(records_per_day=150)
+    window = recent_day()
+    everything = simulator.records_for_window(window.str_time, window.end_time)
+    group, phone = everything[0]["sipGroupName"], everything[0]["phoneName"]
+
+    by_phone = fetch_filtered(simulator, window, sip_group_name=group, phone_name=phone)
+    assert by_phone.all_records() == [r for r in everything if r["phoneName"] == phone]
+    assert by_phone.all_records(), "the phone placed at least the first call"
+
+    nobody = fetch_filtered(simulator, window, sip_group_name=group.upper())  # exact match only
+    assert nobody.all_records() == []
+    assert nobody.reported == {(0, 0)}

@@ -72,13 +72,6 @@ def test_retention_floor_is_two_calendar_months(now, floor):
     assert retention_floor(now) == floor
 
 
-def test_retention_guard_names_the_limit():
-    now = datetime(2026, 11, 27, tzinfo=UTC)
-    local_day(date(2026, 9, 27), "UTC").check_retention(now)
-    with pytest.raises(WindowError, match="retention limit 2026-09-27T00:00:00\\+00:00"):
-        local_day(date(2026, 9, 26), "UTC").check_retention(now)
-
-
 def test_fractions_of_a_second_are_refused_since_the_api_reads_whole_seconds():
     start = datetime(2026, 1, 1, tzinfo=PLUS_8)
     with pytest.raises(WindowError, match="whole seconds"):

@@ -14,7 +14,7 @@ from laaffic_pipeline.defs.marts.checks import (
 )
 from laaffic_pipeline.defs.marts.specs import CALL_FACTS_KEY, DAILY_COSTS_KEY
 from laaffic_pipeline.settings import PipelineSettings
-from laaffic_pipeline.warehouse.marts import query_all, query_one, rebuild_call_facts, rebuild_daily_costs
+from laaffic_pipeline.warehouse.marts import query_all, query_one, rebuild_marts
 from tests.defs.pipeline import load_definitions, set_pipeline_env
 from tests.warehouse.mart_inputs import DAY, MISSING, call, land, unanswered
 
@@ -29,8 +29,8 @@ def conn(tmp_path):
 
 
 def build(conn, day=DAY) -> None:
-    rebuild_call_facts(conn, [day])
-    rebuild_daily_costs(conn, [day])
+    rebuild_marts(conn, [day])
+    rebuild_marts(conn, [day])
 
 
 def test_a_clean_day_passes_every_check(conn, tmp_path):
@@ -70,9 +70,9 @@ def test_required_fields_names_each_missing_column(conn, tmp_path):
 def test_a_voice_id_stored_on_two_days_fails_uniqueness_on_both(conn, tmp_path):
     """Built before the previous day landed, a boundary call stays in both days until rebuilt."""
     land(conn, tmp_path, DAY, [[call("edge"), call("a")]])
-    rebuild_call_facts(conn, [DAY])
+    rebuild_marts(conn, [DAY])
     land(conn, tmp_path, PREVIOUS_DAY, [[call("edge")]])
-    rebuild_call_facts(conn, [PREVIOUS_DAY])
+    rebuild_marts(conn, [PREVIOUS_DAY])
 
     for day in (PREVIOUS_DAY, DAY):
         result = voice_id_unique_result(query_one(conn, "check_call_facts_voice_ids", day))
@@ -80,7 +80,7 @@ def test_a_voice_id_stored_on_two_days_fails_uniqueness_on_both(conn, tmp_path):
         assert result.metadata["repeated_voice_ids"].value == 1
         assert result.metadata["sample_repeated_voice_ids"].value == [f"edge on {PREVIOUS_DAY}, {DAY}"]
 
-    rebuild_call_facts(conn, [DAY])  # the rebuild leaves it to the earlier day
+    rebuild_marts(conn, [DAY])  # the rebuild leaves it to the earlier day
     assert voice_id_unique_result(query_one(conn, "check_call_facts_voice_ids", DAY)).passed
 
 
@@ -189,5 +189,5 @@ def test_marts_and_checks_run_in_dagster_for_one_partition(monkeypatch, tmp_path
 
 
 def test_the_flagged_share_threshold_comes_from_the_environment():
-    assert PipelineSettings.from_env({}).max_flagged_share == 0.05
-    assert PipelineSettings.from_env({"LAAFFIC_MAX_FLAGGED_SHARE": "0.2"}).max_flagged_share == 0.2
+    assert PipelineSettings.from_env({}).marts.max_flagged_share == 0.05
+    assert PipelineSettings.from_env({"LAAFFIC_MAX_FLAGGED_SHARE": "0.2"}).marts.max_flagged_share == 0.2

@@ -17,9 +17,11 @@ from types import SimpleNamespace
 import duckdb
 from dagster import AssetKey
 
-from laaffic_pipeline.simulator import FaultConfig
+from laaffic_pipeline.simulator import FaultConfig, LaafficSimulator
 from laaffic_pipeline.warehouse.landing import replace_raw_partition
 from laaffic_pipeline.warehouse.staging import StagedNdjsonRead
+from tests.conftest import TEST_API_KEY, TEST_API_SECRET
+from tests.defs.pinned_clock import run_day_at
 from tests.defs.pipeline import make_pipeline
 
 RAW = AssetKey(["raw", "call_records"])
@@ -64,7 +66,7 @@ def test_a_range_east_of_utc_lands_each_local_day_with_its_own_results(monkeypat
     checks = pipeline.checks(result)
     assert {partition for _, partition in checks} == set(days)  # every result on its own day
     assert all(checks[("page_count_consistency", day)].passed for day in days)
-    assert len(checks) == 9 * len(days)
+    assert len(checks) == 10 * len(days)  # 3 raw checks (archive included) and 7 of the marts
 
 
 def test_a_range_builds_each_week_of_marts_while_the_days_after_it_are_still_being_read(
@@ -153,20 +155,19 @@ def test_a_failure_while_building_the_marts_stops_the_reads_still_under_way(
     assert stored == set(days[:7])  # the reads stopped with the step
 
 
-def test_a_dst_day_west_of_utc_is_its_25_hour_local_day(monkeypatch, tmp_path, make_simulator):
-    # 2026-11-01 in New York: clocks go back, the day runs from -04:00 to -05:00.
-    simulator = make_simulator(records_per_day=300)
-    pipeline = make_pipeline(monkeypatch, tmp_path, simulator, timezone="America/New_York")
+def test_a_dst_day_west_of_utc_is_its_25_hour_local_day(tmp_path):
+    # 2026-11-01 in New York: clocks go back, the day runs from -04:00 to -05:00. The clock is
+    # pinned two days later, so the day is one the API serves whatever the real date.
+    ran = run_day_at("2026-11-03 12:00:00", "2026-11-01", {"timezone": "America/New_York"}, tmp_path, 300)
 
-    result = pipeline.run("2026-11-01")
-
-    assert result.success, pipeline.failure_message(result)
-    assert landed(pipeline, "2026-11-01") == simulator.records_for_local_day(
+    assert ran["success"]
+    truth = LaafficSimulator(TEST_API_KEY, TEST_API_SECRET, records_per_day=300).records_for_local_day(
         date(2026, 11, 1), "America/New_York"
     )
-    metadata = pipeline.materializations(result, RAW)["2026-11-01"].metadata
-    assert metadata["window"].value == "2026-11-01T00:00:00-04:00 .. 2026-11-02T00:00:00-05:00"
-    assert all(check.passed for check in pipeline.checks(result).values())
+    assert ran["records"] == truth
+    assert len(truth) > 300  # 25 hours of a 300-a-day simulator
+    assert ran["window"] == "2026-11-01T00:00:00-04:00 .. 2026-11-02T00:00:00-05:00"
+    assert all(ran["checks_passed"])
 
 
 def test_a_day_failing_its_page_check_stays_out_of_the_marts_while_the_rest_of_the_range_is_built(
@@ -290,7 +291,10 @@ def test_a_stored_day_past_retention_is_kept_as_stored_and_its_marts_rebuilt_alo
         monkeypatch, tmp_path, simulator, start_date=(old - timedelta(days=1)).isoformat()
     )
     records = store_day_directly(pipeline, simulator, old)
-    stored = "SELECT page, position, fetched_at, record FROM raw.call_records WHERE partition_date = ? ORDER BY 1,2"
+    stored = (
+        "SELECT page, position, fetched_at, record FROM raw.call_records "
+        "WHERE partition_date = ? ORDER BY page, position"
+    )
     before = pipeline.query(stored, [old])
     simulator.reset_counters()
 
@@ -337,3 +341,15 @@ def test_the_marts_alone_restate_stored_days_in_another_cost_currency_without_th
     assert sorted(restating.materializations(result, FACTS)) == days
     assert restating.query("SELECT DISTINCT cost_currency FROM marts.call_facts") == [("USD",)]
     assert restating.query("SELECT DISTINCT currency FROM marts.daily_costs") == [("USD",)]
+    # The restatement reaches the Parquet exports and so the analysts' file, with every check.
+    exports = Path(restating.duckdb_path).parent / "exports" / "daily_costs"
+    assert duckdb.sql(f"SELECT DISTINCT currency FROM read_parquet('{exports}/*.parquet')").fetchall() == [
+        ("USD",)
+    ]
+    analytics = Path(restating.duckdb_path).parent / "analytics.duckdb"
+    with duckdb.connect(str(analytics), read_only=True) as conn:
+        assert conn.execute("SELECT DISTINCT currency FROM marts.daily_costs").fetchall() == [("USD",)]
+    assert {(name, day) for name, day in restating.checks(result)} >= {
+        ("totals_match_call_facts", days[0]),
+        ("totals_match_call_facts", days[1]),
+    }

@@ -1,7 +1,5 @@
 """The step's warehouse session: opened by the first write, prepared once, closed with the step."""
 
-import threading
-
 import duckdb
 
 from laaffic_pipeline.defs.resources import WarehouseResource
@@ -14,22 +12,14 @@ def test_the_file_is_opened_by_the_first_write_prepared_once_and_released_on_lea
     prepared: list[str] = []
 
     def prepare(conn: duckdb.DuckDBPyConnection) -> None:
-        prepared.append(threading.current_thread().name)
+        prepared.append("tables")
         conn.execute("CREATE TABLE days (day DATE)")
 
     with resource.session(prepare) as session:
         assert not database.exists()  # nothing opened (nor locked) before the first write
-
-        def write(day: str) -> None:
-            with session.cursor() as conn:
-                conn.execute("INSERT INTO days VALUES (?)", [day])
-
-        writers = [threading.Thread(target=write, args=(f"2026-11-{n:02d}",)) for n in range(1, 5)]
-        for writer in writers:
-            writer.start()
-        for writer in writers:
-            writer.join()
-        assert len(prepared) == 1
+        for n in range(1, 5):
+            session.conn.execute("INSERT INTO days VALUES (?)", [f"2026-11-{n:02d}"])
+        assert prepared == ["tables"]
 
     # Released: another connection (here read-only, as an analyst's would be) opens the file.
     with duckdb.connect(str(database), read_only=True) as reader:

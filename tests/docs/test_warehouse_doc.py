@@ -9,7 +9,7 @@ SQL can produce.
 
 import re
 from collections import defaultdict
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -95,6 +95,18 @@ def conn(repository, monkeypatch):
         yield connection
 
 
+# The two files the page says its examples run on as they are: the analysts' file first.
+FILES = ("data/analytics.duckdb", "data/laaffic.duckdb")
+
+
+@pytest.fixture(params=FILES)
+def either(repository, monkeypatch, request):
+    """A read-only connection to the analysts' file, then to the warehouse file."""
+    monkeypatch.chdir(repository)
+    with duckdb.connect(request.param, read_only=True) as connection:
+        yield connection
+
+
 def rows(conn: duckdb.DuckDBPyConnection, sql: str) -> list[dict]:
     cursor = conn.execute(sql)
     names = [column[0] for column in cursor.description]
@@ -107,8 +119,54 @@ def test_the_page_has_ten_example_queries():
 
 
 @pytest.mark.parametrize("sql", SQL_BLOCK.findall(DOC), ids=lambda sql: " ".join(sql.split())[:60])
-def test_every_sql_block_runs_and_returns_rows(conn, sql):
-    assert rows(conn, sql)  # what they return: the tests of each example below
+def test_every_sql_block_runs_and_returns_rows_on_either_file(either, sql):
+    assert rows(either, sql)  # what they return: the tests of each example below
+
+
+@pytest.mark.parametrize("sql", SQL_BLOCK.findall(DOC), ids=lambda sql: " ".join(sql.split())[:60])
+def test_no_example_returns_128_bit_integers(conn, sql):
+    """DuckDB sums BIGINT and INTEGER into HUGEINT (int128), which many tools cannot read."""
+    types = {column[0]: str(column[1]) for column in conn.execute(sql).description}
+    assert not {name: kind for name, kind in types.items() if kind in ("HUGEINT", "UHUGEINT")}
+
+
+# A condition on call_date relative to today, as an example may write it (BETWEEN, >, >=, <, <=).
+DATE_CONDITION = re.compile(
+    r"call_date\s+(?:BETWEEN\s+current_date(?:\s*-\s*\d+)?\s+AND\s+current_date(?:\s*-\s*\d+)?"
+    r"|[<>]=?\s*current_date(?:\s*-\s*\d+)?)",
+    re.IGNORECASE,
+)
+
+
+def days_selected(condition: str) -> tuple[date, date, int]:
+    """The first and last day a condition on ``call_date`` keeps among the 100 days around today, and
+    how many, computed by DuckDB (whose ``current_date`` the examples use)."""
+    with duckdb.connect() as conn:
+        return conn.execute(
+            "SELECT min(call_date), max(call_date), count(*) FROM (SELECT unnest(range(current_date - 60, "
+            f"current_date + 40, INTERVAL 1 DAY))::DATE AS call_date) WHERE {condition}"
+        ).fetchone()
+
+
+def test_each_example_looks_at_the_complete_days_before_today_the_page_says():
+    """The page says "the 7 complete days before today" (30 for example 2): each example's
+    condition keeps exactly that many days, yesterday the last (today's partition never exists)."""
+    with duckdb.connect() as conn:
+        (today,) = conn.execute("SELECT current_date").fetchone()
+    for title, sql in EXAMPLES.items():
+        conditions = DATE_CONDITION.findall(sql)
+        assert "current_date" not in DATE_CONDITION.sub("", sql), (
+            f"{title}: a date condition not checked here"
+        )
+        days = 30 if "30 days" in title else 7
+        for condition in conditions:
+            assert days_selected(condition) == (
+                today - timedelta(days=days),
+                today - timedelta(days=1),
+                days,
+            ), f"{title}: {condition}"
+    assert sum(bool(DATE_CONDITION.findall(sql)) for sql in EXAMPLES.values()) == 9  # all but the exports'
+    assert "**7 complete days before today**" in section("## Example queries")
 
 
 # Example -> the columns it groups calls and spend by, and the record fields they come from.
@@ -121,7 +179,7 @@ CALLS_AND_SPEND = {
 
 
 @pytest.mark.parametrize("number", CALLS_AND_SPEND)
-def test_calls_and_spend_agree_with_the_simulators_records(built, conn, number):
+def test_calls_and_spend_agree_with_the_simulators_records(built, either, number):
     """Each group's calls and total cost, against the records summed here (every built day is in
     the examples' last 7 and 30 days; a cost that is not a number adds nothing)."""
     keys = CALLS_AND_SPEND[number]
@@ -134,7 +192,7 @@ def test_calls_and_spend_agree_with_the_simulators_records(built, conn, number):
                 group[1] += Decimal(record["cost"])
     found = {
         tuple(row[column] for column in keys): [row["calls"], row["total_cost"]]
-        for row in rows(conn, example(number))
+        for row in rows(either, example(number))
     }
     assert found == dict(expected)
 

@@ -24,13 +24,13 @@ from typing import Any
 
 from dagster import DagsterInstance, ExecuteInProcessResult, JobDefinition
 
+from laaffic_pipeline.defs import build_definitions
 from laaffic_pipeline.defs.jobs import DAILY_JOB_NAME
 from laaffic_pipeline.defs.laaffic.specs import RAW_CALL_RECORDS_KEY
 from laaffic_pipeline.local_stack import simulator_environment
-from laaffic_pipeline.settings import env_name, load_settings
+from laaffic_pipeline.settings import PipelineSettings, env_name
 from laaffic_pipeline.simulator import FaultConfig
 from laaffic_pipeline.warehouse.query import connect_read_only
-from tests.defs.pipeline import load_definitions
 
 LANDS_EXACTLY = "lands exactly"
 CHECK_FAILS = "lands exactly, page check fails"
@@ -143,8 +143,9 @@ def build_drill_job(base_url: str, duckdb_path: str, overrides: dict[str, Any]) 
     """
     settings = {"base_url": base_url, "duckdb_path": duckdb_path, **DRILL_SETTINGS, **overrides}
     os.environ.update({env_name(name): str(value) for name, value in settings.items()})
-    job = load_definitions().resolve_job_def(DAILY_JOB_NAME)
-    return job, load_settings().timezone
+    pipeline = PipelineSettings.from_env(os.environ)
+    job = build_definitions(pipeline, os.environ).resolve_job_def(DAILY_JOB_NAME)
+    return job, pipeline.timezone
 
 
 def run_scenario(scenario: FaultScenario, workdir: Path, records_per_day: int = 600) -> DrillRun:

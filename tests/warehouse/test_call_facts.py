@@ -5,7 +5,7 @@ import duckdb
 import pytest
 
 from laaffic_pipeline.warehouse import marts
-from laaffic_pipeline.warehouse.marts import rebuild_call_facts
+from laaffic_pipeline.warehouse.marts import rebuild_marts
 from tests.warehouse.mart_inputs import (
     DAY,
     DOC_SAMPLE_RECORD,
@@ -29,7 +29,7 @@ def conn(tmp_path):
 def test_the_doc_sample_record_is_typed_and_reconciled(conn, tmp_path):
     day = date(2022, 1, 18)
     land(conn, tmp_path, day, [[DOC_SAMPLE_RECORD]], zone="Asia/Shanghai")
-    built = rebuild_call_facts(conn, [day])
+    built = rebuild_marts(conn, [day]).call_facts
 
     assert built[day]["rows"] == 1
     row = fact(conn, "2203031113381000002")
@@ -81,7 +81,7 @@ def test_the_doc_sample_record_is_typed_and_reconciled(conn, tmp_path):
 
 def test_columns_have_real_types(conn, tmp_path):
     land(conn, tmp_path, DAY, [[call("a")]])
-    rebuild_call_facts(conn, [DAY])
+    rebuild_marts(conn, [DAY])
     types = dict(conn.execute("SELECT column_name, column_type FROM (DESCRIBE marts.call_facts)").fetchall())
     assert types["cost"] == types["rate"] == types["expected_cost"] == "DECIMAL(18,6)"
     for name in ("submit_time", "call_time", "ringing_time", "answer_time", "hangup_time", "fetched_at"):
@@ -94,7 +94,7 @@ def test_columns_have_real_types(conn, tmp_path):
 
 def test_a_clean_call_has_no_flags_and_reconciles(conn, tmp_path):
     land(conn, tmp_path, DAY, [[call("clean"), unanswered("busy")]])
-    rebuild_call_facts(conn, [DAY])
+    rebuild_marts(conn, [DAY])
     clean, busy = fact(conn, "clean"), fact(conn, "busy")
     assert clean["quality_flags"] == busy["quality_flags"] == []
     assert (clean["ring_s"], clean["post_dial_delay_s"], clean["talk_s"]) == (6, 3, 65)
@@ -195,7 +195,7 @@ def flagged_day(tmp_path_factory):
     path = tmp_path_factory.mktemp("flags")
     connection = duckdb.connect(str(path / "warehouse.duckdb"))
     land(connection, path, DAY, [[record for _, record, _, _ in FLAG_CASES]])
-    rebuild_call_facts(connection, [DAY])
+    rebuild_marts(connection, [DAY])
     yield connection
     connection.close()
 
@@ -247,7 +247,7 @@ def test_expected_charged_seconds_follow_the_bill_period_rule(conn, tmp_path):
         for index, (period, duration, expected) in enumerate(BILLING_RULE)
     ]
     land(conn, tmp_path, DAY, [records])
-    rebuild_call_facts(conn, [DAY])
+    rebuild_marts(conn, [DAY])
     for index, (period, duration, expected) in enumerate(BILLING_RULE):
         row = fact(conn, f"bill-{index}")
         assert (row["expected_charged_s"], row["charged_duration_mismatch"]) == (expected, False), (
@@ -284,7 +284,7 @@ def test_expected_cost_is_exact_and_rounded_half_up(conn, tmp_path):
         for index, (rate, seconds, cost, _, _) in enumerate(COST_CASES)
     ]
     land(conn, tmp_path, DAY, [records])
-    rebuild_call_facts(conn, [DAY])
+    rebuild_marts(conn, [DAY])
     for index, (rate, seconds, cost, expected, mismatch) in enumerate(COST_CASES):
         row = fact(conn, f"cost-{index}")
         assert (row["expected_cost"], row["cost_mismatch"]) == (Decimal(expected), mismatch), (
@@ -296,7 +296,7 @@ def test_expected_cost_is_exact_and_rounded_half_up(conn, tmp_path):
 
 def test_charged_duration_mismatch_when_laaffic_charges_otherwise(conn, tmp_path):
     land(conn, tmp_path, DAY, [[call("over", chargedDuration=180), call("ok")]])
-    rebuild_call_facts(conn, [DAY])
+    rebuild_marts(conn, [DAY])
     assert fact(conn, "over")["charged_duration_mismatch"] is True
     assert fact(conn, "ok")["charged_duration_mismatch"] is False
 
@@ -313,7 +313,7 @@ def test_charged_duration_mismatch_when_laaffic_charges_otherwise(conn, tmp_path
 )
 def test_country_and_region_are_split_from_code(conn, tmp_path, code, country, region):
     land(conn, tmp_path, DAY, [[call("c", code=code)]])
-    rebuild_call_facts(conn, [DAY])
+    rebuild_marts(conn, [DAY])
     row = fact(conn, "c")
     assert (row["code"], row["country"], row["region"]) == (code, country, region)
 
@@ -333,7 +333,7 @@ def test_times_keep_their_instant_across_offsets_and_dst(conn, tmp_path):
     )
     land(conn, tmp_path, day, [[record]], zone="Europe/Berlin")
     conn.execute("SET TimeZone = 'America/New_York'")  # the session's zone must not matter
-    rebuild_call_facts(conn, [day])
+    rebuild_marts(conn, [day])
     row = fact(conn, "dst")
     assert row["call_time"] == datetime(2026, 3, 29, 0, 59, 50, tzinfo=UTC)
     assert row["ringing_time"] == datetime(2026, 3, 29, 1, 0, 2, tzinfo=UTC)
@@ -351,14 +351,14 @@ def test_a_voice_id_repeated_within_a_day_keeps_the_latest_fetched_copy(conn, tm
         [[call("dup", cost="0.1"), call("other")], [call("dup", cost="0.2")]],
         fetched_at=[late, early],  # page 1 was fetched last
     )
-    rebuild_call_facts(conn, [DAY])
+    rebuild_marts(conn, [DAY])
     assert [row["voice_id"] for row in facts(conn)] == ["dup", "other"]
     assert (fact(conn, "dup")["cost"], fact(conn, "dup")["fetched_at"]) == (Decimal("0.1"), late)
 
 
 def test_records_without_voice_id_are_all_kept(conn, tmp_path):
     land(conn, tmp_path, DAY, [[call(MISSING, callee="1"), call(MISSING, callee="2"), call("", callee="3")]])
-    rebuild_call_facts(conn, [DAY])
+    rebuild_marts(conn, [DAY])
     rows = facts(conn)
     assert sorted(row["callee"] for row in rows) == ["1", "2", "3"]
     assert all(row["quality_flags"] == ["missing_voice_id"] for row in rows)
@@ -370,29 +370,29 @@ def test_a_boundary_call_is_kept_once_in_the_earlier_day_whatever_the_build_orde
     land(conn, tmp_path, days[0], [[call("edge", cost="0.025"), call("first")]])
     land(conn, tmp_path, days[1], [[call("edge", cost="0.025"), call("second")]])
     for index in order:
-        rebuild_call_facts(conn, [days[index]])
+        rebuild_marts(conn, [days[index]])
     assert [(row["call_date"], row["voice_id"]) for row in facts(conn)] == [
         (days[0], "edge"),
         (days[0], "first"),
         (days[1], "second"),
     ]
-    built = rebuild_call_facts(conn, [days[1]])[days[1]]
+    built = rebuild_marts(conn, [days[1]]).call_facts[days[1]]
     assert (built["raw_records"], built["rows"], built["kept_in_previous_day"]) == (2, 1, 1)
 
 
 def test_rebuilding_a_day_is_idempotent_and_leaves_other_days_alone(conn, tmp_path):
     other = DAY + timedelta(days=5)
     land(conn, tmp_path, other, [[call("other-day")]])
-    rebuild_call_facts(conn, [other])
+    rebuild_marts(conn, [other])
     land(conn, tmp_path, DAY, [[call("a"), call("b", cost="N/A")]])
-    rebuild_call_facts(conn, [DAY])
+    rebuild_marts(conn, [DAY])
     first = facts(conn)
-    rebuild_call_facts(conn, [DAY])
+    rebuild_marts(conn, [DAY])
     assert facts(conn) == first
     assert len(first) == 3
 
     land(conn, tmp_path, DAY, [[call("a"), call("c")]])  # a re-fetch changed the day
-    rebuild_call_facts(conn, [DAY])
+    rebuild_marts(conn, [DAY])
     assert [(row["call_date"], row["voice_id"]) for row in facts(conn)] == [
         (DAY, "a"),
         (DAY, "c"),
@@ -402,7 +402,7 @@ def test_rebuilding_a_day_is_idempotent_and_leaves_other_days_alone(conn, tmp_pa
 
 def test_a_failed_rebuild_keeps_the_previous_rows(conn, tmp_path, monkeypatch):
     land(conn, tmp_path, DAY, [[call("a")]])
-    rebuild_call_facts(conn, [DAY])
+    rebuild_marts(conn, [DAY])
     real_run_sql = marts.run_sql
 
     def failing_insert(connection, name, params=None):
@@ -413,10 +413,10 @@ def test_a_failed_rebuild_keeps_the_previous_rows(conn, tmp_path, monkeypatch):
     monkeypatch.setattr(marts, "run_sql", failing_insert)
     land(conn, tmp_path, DAY, [[call("a"), call("b")]])
     with pytest.raises(RuntimeError, match="disk full"):
-        rebuild_call_facts(conn, [DAY])
+        rebuild_marts(conn, [DAY])
     assert [row["voice_id"] for row in facts(conn)] == ["a"]
 
 
 def test_a_day_without_raw_rows_builds_empty(conn):
-    assert rebuild_call_facts(conn, [DAY])[DAY]["rows"] == 0
+    assert rebuild_marts(conn, [DAY]).call_facts[DAY]["rows"] == 0
     assert facts(conn) == []

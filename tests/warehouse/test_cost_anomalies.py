@@ -6,7 +6,7 @@ import duckdb
 import pytest
 
 from laaffic_pipeline.warehouse.cost_anomalies import MIN_HISTORY_DAYS, cost_anomalies, flag
-from laaffic_pipeline.warehouse.marts import rebuild_call_facts, rebuild_daily_costs
+from laaffic_pipeline.warehouse.marts import rebuild_marts
 from tests.warehouse.mart_inputs import land
 
 FIRST = date(2026, 2, 1)
@@ -24,8 +24,8 @@ def warehouse(tmp_path_factory):
     with duckdb.connect(str(path)) as conn:
         for day in DAYS:
             land(conn, folder, day, [simulator.records_for_local_day(day, "UTC")])
-            rebuild_call_facts(conn, [day])
-            rebuild_daily_costs(conn, [day])
+            rebuild_marts(conn, [day])
+            rebuild_marts(conn, [day])
     return path
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from laaffic_pipeline.warehouse.marts import rebuild_call_facts, rebuild_daily_costs
+from laaffic_pipeline.warehouse.marts import rebuild_marts
 from tests.warehouse.mart_inputs import DAY, call, land, unanswered
 
 
@@ -119,8 +119,8 @@ def query(conn, sql: str) -> list[dict[str, Any]]:
 @pytest.fixture
 def built_day(conn, tmp_path):
     land(conn, tmp_path, DAY, [RECORDS])
-    rebuild_call_facts(conn, [DAY])
-    rebuild_daily_costs(conn, [DAY])
+    rebuild_marts(conn, [DAY])
+    rebuild_marts(conn, [DAY])
     return conn
 
 
@@ -190,17 +190,17 @@ def test_rebuild_is_idempotent_and_other_days_stay(conn, tmp_path):
     land(conn, tmp_path, other, [[call("other", code="Kenya(Nairobi)")]])
     land(conn, tmp_path, DAY, [RECORDS])
     for day in (DAY, other):
-        rebuild_call_facts(conn, [day])
-        rebuild_daily_costs(conn, [day])
+        rebuild_marts(conn, [day])
+        rebuild_marts(conn, [day])
     snapshot = query(conn, "SELECT * FROM marts.daily_costs ORDER BY ALL")
-    built = rebuild_daily_costs(conn, [DAY])[DAY]
+    built = rebuild_marts(conn, [DAY]).daily_costs[DAY]
     assert query(conn, "SELECT * FROM marts.daily_costs ORDER BY ALL") == snapshot
     assert built.rows == len(expected_rows(RECORDS))
     assert [row["currency"] for row in built.by_currency] == ["EUR", "USD"]
 
     land(conn, tmp_path, DAY, [[call("only")]])
-    rebuild_call_facts(conn, [DAY])
-    rebuild_daily_costs(conn, [DAY])
+    rebuild_marts(conn, [DAY])
+    rebuild_marts(conn, [DAY])
     assert query(conn, "SELECT call_date, country, calls FROM marts.daily_costs ORDER BY call_date") == [
         {"call_date": DAY, "country": "India", "calls": 1},
         {"call_date": other, "country": "Kenya", "calls": 1},

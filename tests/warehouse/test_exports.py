@@ -7,7 +7,7 @@ import pytest
 
 from laaffic_pipeline.warehouse import exports
 from laaffic_pipeline.warehouse.exports import export_partition, export_path, exports_dir
-from laaffic_pipeline.warehouse.marts import rebuild_call_facts, rebuild_daily_costs
+from laaffic_pipeline.warehouse.marts import rebuild_marts
 from laaffic_pipeline.warehouse.tables import MARTS_CALL_FACTS, MARTS_DAILY_COSTS
 from tests.warehouse.mart_inputs import DAY, call, land, unanswered
 
@@ -19,8 +19,8 @@ def conn(tmp_path):
     connection = duckdb.connect(str(tmp_path / "laaffic.duckdb"))
     land(connection, tmp_path, DAY, [RECORDS])
     land(connection, tmp_path, DAY + timedelta(days=1), [[call("next-day")]])
-    rebuild_call_facts(connection, [DAY, DAY + timedelta(days=1)])
-    rebuild_daily_costs(connection, [DAY, DAY + timedelta(days=1)])
+    rebuild_marts(connection, [DAY, DAY + timedelta(days=1)])
+    rebuild_marts(connection, [DAY, DAY + timedelta(days=1)])
     yield connection
     connection.close()
 
@@ -73,8 +73,8 @@ def test_re_exporting_replaces_the_file_whole_and_leaves_no_temporary_file(conn,
     before = path.stat().st_ino
     with path.open("rb") as reader_of_the_old_file:
         land(conn, tmp_path, DAY, [[call("only")]])
-        rebuild_call_facts(conn, [DAY])
-        rebuild_daily_costs(conn, [DAY])
+        rebuild_marts(conn, [DAY])
+        rebuild_marts(conn, [DAY])
         assert export_partition(conn, MARTS_DAILY_COSTS, DAY, tmp_path / "exports") == path
         old_bytes = reader_of_the_old_file.read()
 

@@ -14,8 +14,6 @@ import pytest
 
 from laaffic_pipeline.warehouse.marts import (
     check_cost_currency,
-    rebuild_call_facts,
-    rebuild_daily_costs,
     rebuild_marts,
     stored_days,
 )
@@ -64,11 +62,10 @@ def test_anything_else_is_refused_naming_the_setting_and_the_accepted_values(val
 
 def test_a_rebuild_with_an_invalid_setting_changes_nothing(conn, tmp_path):
     land(conn, tmp_path, DAY, [[call("a")]])
-    rebuild_call_facts(conn, [DAY])
+    rebuild_marts(conn, [DAY])
     before = rows(conn, "SELECT * FROM marts.call_facts")
-    for rebuild in (rebuild_call_facts, rebuild_daily_costs, rebuild_marts):
-        with pytest.raises(ValueError, match="LAAFFIC_COST_CURRENCY"):
-            rebuild(conn, [DAY], "dollars")
+    with pytest.raises(ValueError, match="LAAFFIC_COST_CURRENCY"):
+        rebuild_marts(conn, [DAY], "dollars")
     assert rows(conn, "SELECT * FROM marts.call_facts") == before
 
 
@@ -102,7 +99,7 @@ def test_the_documents_sample_under_each_setting(conn, tmp_path, setting):
 
 def test_a_fixed_currency_labels_records_that_sent_none(conn, tmp_path):
     land(conn, tmp_path, DAY, [[call("none", currency=""), call("odd", currency="US Dollar")]])
-    rebuild_call_facts(conn, [DAY], "USD")
+    rebuild_marts(conn, [DAY], "USD")
     for voice_id, flag in (("none", "missing_currency"), ("odd", "invalid_currency")):
         row = fact(conn, voice_id)
         assert (row["quote_currency"], row["cost_currency"]) == (None, "USD")
@@ -146,7 +143,7 @@ SETTLEMENT_CASES = [
 
 def test_settlement_fields_are_exact_decimals_when_sent(conn, tmp_path):
     land(conn, tmp_path, DAY, [[call(voice_id, **sent) for voice_id, sent, _, _ in SETTLEMENT_CASES]])
-    rebuild_call_facts(conn, [DAY])
+    rebuild_marts(conn, [DAY])
     for voice_id, _, columns, flags in SETTLEMENT_CASES:
         row = fact(conn, voice_id)
         assert {name: row[name] for name in columns} == columns, voice_id

@@ -8,7 +8,7 @@ import pytest
 
 from laaffic_pipeline.warehouse import marts
 from laaffic_pipeline.warehouse.columns import live_table_columns, table_columns
-from laaffic_pipeline.warehouse.marts import rebuild_call_facts, rebuild_daily_costs, rebuild_marts
+from laaffic_pipeline.warehouse.marts import rebuild_marts
 from tests.warehouse.mart_inputs import DAY, call, land, unanswered
 
 DAYS = [DAY + timedelta(days=offset) for offset in range(4)]
@@ -53,32 +53,32 @@ def placed(conn) -> list[tuple]:
 
 
 def test_a_range_keeps_boundary_calls_in_the_earlier_day(conn):
-    rebuild_call_facts(conn, DAYS)
+    rebuild_marts(conn, DAYS)
     assert placed(conn) == EXPECTED_FACTS
 
 
 def test_a_range_starting_after_a_stored_day_still_reads_that_day(conn):
     """Day 1 is not in the range, but its raw voice ids keep edge-1 out of day 2."""
-    rebuild_call_facts(conn, DAYS[2:])
+    rebuild_marts(conn, DAYS[2:])
     assert placed(conn) == [row for row in EXPECTED_FACTS if row[0] in DAYS[2:]]
 
 
 def test_a_range_builds_the_same_rows_as_one_day_at_a_time(conn, tmp_path):
     for day in reversed(DAYS):
-        rebuild_call_facts(conn, [day])
-        rebuild_daily_costs(conn, [day])
+        rebuild_marts(conn, [day])
+        rebuild_marts(conn, [day])
     one_by_one = snapshot(conn)
     conn.execute("DELETE FROM marts.call_facts; DELETE FROM marts.daily_costs")
 
-    rebuild_call_facts(conn, DAYS)
-    rebuild_daily_costs(conn, DAYS)
+    rebuild_marts(conn, DAYS)
+    rebuild_marts(conn, DAYS)
 
     assert snapshot(conn) == one_by_one
     assert len(one_by_one[0]) == len(EXPECTED_FACTS)
 
 
 def test_each_day_of_a_range_gets_its_own_figures(conn):
-    figures = rebuild_call_facts(conn, [DAYS[3], DAYS[1], DAYS[2], DAYS[1]])  # any order, repeats
+    figures = rebuild_marts(conn, [DAYS[3], DAYS[1], DAYS[2], DAYS[1]]).call_facts  # any order, repeats
 
     assert list(figures) == DAYS[1:]
     assert {day: (f["raw_records"], f["rows"], f["kept_in_previous_day"]) for day, f in figures.items()} == {
@@ -88,7 +88,7 @@ def test_each_day_of_a_range_gets_its_own_figures(conn):
     }
     assert figures[DAYS[3]]["flagged_rows"] == 1  # a3's cost is N/A
 
-    costs = rebuild_daily_costs(conn, DAYS[1:])
+    costs = rebuild_marts(conn, DAYS[1:]).daily_costs
     assert {day: build.rows for day, build in costs.items()} == {DAYS[1]: 1, DAYS[2]: 2, DAYS[3]: 1}
     assert [(row["currency"], row["calls"], row["total_cost"]) for row in costs[DAYS[2]].by_currency] == [
         ("EUR", 1, Decimal("0.75")),
@@ -97,17 +97,17 @@ def test_each_day_of_a_range_gets_its_own_figures(conn):
 
 
 def test_a_day_without_raw_rows_in_a_range_is_emptied_with_zero_figures(conn):
-    rebuild_call_facts(conn, DAYS)
+    rebuild_marts(conn, DAYS)
     conn.execute("DELETE FROM raw.call_records WHERE partition_date = ?", [DAYS[3]])
-    figures = rebuild_call_facts(conn, DAYS[2:])
+    figures = rebuild_marts(conn, DAYS[2:]).call_facts
     assert (figures[DAYS[3]]["raw_records"], figures[DAYS[3]]["rows"]) == (0, 0)
     assert placed(conn)[-1] == (DAYS[2], "edge-2")
 
 
 def test_no_days_is_a_no_op(conn):
-    rebuild_call_facts(conn, DAYS)
+    rebuild_marts(conn, DAYS)
     before = snapshot(conn)
-    assert rebuild_call_facts(conn, []) == {}
+    assert rebuild_marts(conn, []).call_facts == {}
     assert rebuild_marts(conn, []).days == []
     assert snapshot(conn)[0] == before[0]
 
@@ -137,7 +137,7 @@ def test_marts_of_an_older_schema_are_replaced_and_every_stored_day_restated(con
         CREATE TABLE marts.daily_costs (call_date DATE NOT NULL, currency VARCHAR, total_cost DECIMAL(38, 6));
         """
     )
-    figures = rebuild_call_facts(conn, [DAYS[1]], "USD")
+    figures = rebuild_marts(conn, [DAYS[1]], "USD").call_facts
 
     assert list(figures) == DAYS  # every day of raw, not only the one asked for
     assert placed(conn) == EXPECTED_FACTS

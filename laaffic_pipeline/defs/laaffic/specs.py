@@ -12,6 +12,7 @@ from laaffic_pipeline.warehouse.tables import RAW_CALL_RECORDS
 RAW_CALL_RECORDS_KEY = dg.AssetKey(["raw", "call_records"])
 PAGE_COUNT_CHECK = "page_count_consistency"
 SCHEMA_DRIFT_CHECK = "schema_matches_api_document"
+ARCHIVE_CHECK = "archive_matches_raw"
 
 
 def raw_specs(partitions: dg.PartitionsDefinition) -> list[dg.AssetSpec]:
@@ -54,6 +55,16 @@ def raw_check_specs(partitions: dg.PartitionsDefinition) -> list[dg.AssetCheckSp
                 f"The day's records carry the API document's {len(DOCUMENTED_FIELDS)} fields with their "
                 "documented JSON types: new keys, missing keys and type changes are counted with up to "
                 "5 example voice ids each. A warning: the records are landed and built all the same."
+            ),
+        ),
+        dg.AssetCheckSpec(
+            ARCHIVE_CHECK,
+            asset=RAW_CALL_RECORDS_KEY,
+            partitions_def=partitions,
+            description=(
+                "The day's latest archived version (LAAFFIC_ARCHIVE_URL) equals its raw in the warehouse: "
+                "the files have the sizes and SHA-256 their manifest says, and the records and pages "
+                "their counts and digests. Fails when the archive is missing, unreadable or differs."
             ),
         ),
     ]

@@ -31,12 +31,12 @@ FRESHNESS_GRACE_HOURS = 4
 
 
 def freshness_deadline_cron(schedule_cron: str) -> str:
-    """The nightly cron moved ``FRESHNESS_GRACE_HOURS`` later (its hour field a plain number, as
-    ``0 2 * * *``); any other cron keeps its own ticks as the deadline."""
+    """The nightly cron moved ``FRESHNESS_GRACE_HOURS`` later when it runs once a day at a fixed
+    time (``M H * * *``, as the default ``0 2 * * *``); otherwise 06:00, the default's deadline."""
     fields = schedule_cron.split()
-    if len(fields) == 5 and fields[1].isdigit() and fields[2:] == ["*", "*", "*"]:
-        fields[1] = str((int(fields[1]) + FRESHNESS_GRACE_HOURS) % 24)
-    return " ".join(fields)
+    if len(fields) == 5 and fields[0].isdigit() and fields[1].isdigit() and fields[2:] == ["*", "*", "*"]:
+        return f"{fields[0]} {(int(fields[1]) + FRESHNESS_GRACE_HOURS) % 24} * * *"
+    return "0 6 * * *"
 
 
 def mart_freshness(settings: PipelineSettings) -> dg.FreshnessPolicy:

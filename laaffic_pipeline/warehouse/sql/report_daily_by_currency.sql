@@ -1,6 +1,6 @@
--- The report's figures: per day and the currency the money is in (LAAFFIC_COST_CURRENCY), over
--- the warehouse's last $days days of marts.
-SELECT call_date, currency, calls, answered_calls, asr, total_cost, expected_cost
+-- The report's figures: per day of the period and the currency the money is in
+-- (LAAFFIC_COST_CURRENCY).
+SELECT call_date, currency, calls, answered_calls, asr, total_cost, expected_cost, cost_difference
 FROM marts.daily_costs_by_currency
-WHERE call_date > (SELECT max(call_date) FROM marts.daily_costs) - $days::INTEGER
+WHERE call_date BETWEEN $first_day AND $last_day
 ORDER BY call_date, currency NULLS LAST;
