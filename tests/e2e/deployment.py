@@ -39,6 +39,7 @@ PRODUCTION_PROFILE = REPO_ROOT / "deploy" / "production" / "dagster.yaml"
 GRPC_WORKSPACE = REPO_ROOT / "deploy" / "workspace.grpc.yaml"
 LOCATION = "laaffic_pipeline"
 DB_NAME = "laaffic_dagster"
+ARCHIVE_BUCKET = "laaffic-archive"
 STARTUP_TIMEOUT_S = 90
 
 
@@ -48,7 +49,7 @@ class Deployment:
     home: Path
     postgres: PostgresServer
     s3: S3Server
-    bucket: str
+    archive_url: str  # LAAFFIC_ARCHIVE_URL of the code server: a prefix of the S3 server's bucket
     warehouse: Path
     webserver: DagsterDev
     viewer: DagsterDev  # the read-only webserver
@@ -126,8 +127,9 @@ def wait_for_code_server(process: subprocess.Popen, port: int, log: Path) -> Non
 @contextmanager
 def running_deployment(root: Path, code_settings: Mapping[str, str]) -> Iterator[Deployment]:
     """PostgreSQL, an S3 server with a bucket, the code server (with ``code_settings``: the
-    ``LAAFFIC_*`` variables), the webserver, the read-only webserver and the daemon, all on
-    127.0.0.1; everything stopped and deleted on exit."""
+    ``LAAFFIC_*`` variables, plus the S3 server's AWS variables and ``LAAFFIC_ARCHIVE_URL`` in the
+    bucket), the webserver, the read-only webserver and the daemon, all on 127.0.0.1; everything
+    stopped and deleted on exit."""
     home = root / "dagster_home"
     home.mkdir()
     shutil.copy(PRODUCTION_PROFILE, home / "dagster.yaml")
@@ -136,8 +138,8 @@ def running_deployment(root: Path, code_settings: Mapping[str, str]) -> Iterator
         postgres = stack.enter_context(running_postgres())
         create_database(postgres)
         s3 = stack.enter_context(running_s3_server(logs["s3"]))
-        bucket = "laaffic-archive"
-        s3.create_bucket(bucket)
+        s3.create_bucket(ARCHIVE_BUCKET)
+        archive_url = f"s3://{ARCHIVE_BUCKET}/laaffic/raw"
         instance_env = {**base_env(), "DAGSTER_HOME": str(home), **postgres.env(DB_NAME)}
         # The schema first, once, so the processes below never race to create it; meanwhile the
         # code server loads the code (it needs no storage to start).
@@ -149,7 +151,7 @@ def running_deployment(root: Path, code_settings: Mapping[str, str]) -> Iterator
                 *(str(BIN / "dagster"), "code-server", "start", "-h", "127.0.0.1", "-p", str(code_port)),
                 *("-m", "laaffic_pipeline.definitions", "--location-name", LOCATION),
             ],
-            {**instance_env, **s3.env(root), **code_settings},
+            {**instance_env, **s3.env(root), "LAAFFIC_ARCHIVE_URL": archive_url, **code_settings},
             logs["code-server"],
             root,
         )
@@ -173,4 +175,4 @@ def running_deployment(root: Path, code_settings: Mapping[str, str]) -> Iterator
             webserver.wait_until_loaded(STARTUP_TIMEOUT_S)
         operators, viewers = webservers
         warehouse = Path(code_settings["LAAFFIC_DUCKDB_PATH"])
-        yield Deployment(root, home, postgres, s3, bucket, warehouse, operators, viewers, logs)
+        yield Deployment(root, home, postgres, s3, archive_url, warehouse, operators, viewers, logs)

@@ -5,16 +5,19 @@ viewers and the daemon read it through a ``grpc_server`` workspace; Dagster's st
 PostgreSQL server; the simulator (in this process) is the API. A three-day backfill is launched
 through the operators' webserver's GraphQL API exactly as the UI's "Materialize all" launches it,
 the daemon turns it into one ranged run that the code server starts, and the days are checked
-record for record against the simulator. The read-only webserver shows the same history and
-refuses to launch or wipe anything.
+record for record against the simulator. Each day's run archived it in the S3 server's bucket,
+and ``laaffic-pipeline restore`` rebuilds a new warehouse from the bucket alone (raw row for row,
+the marts through Dagster, recorded in the deployment's PostgreSQL history). The read-only
+webserver shows the same history and refuses to launch or wipe anything.
 
-One stack per module; each test reads what it needs of it, so further steps of the same
-deployment (the archive in the bucket, a restore from it) are further test functions.
+One stack per module; each test reads what it needs of it, so a further step of the same
+deployment is a further test function.
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -28,12 +31,23 @@ from tests.conftest import TEST_API_KEY, TEST_API_SECRET, require
 from tests.e2e.dagster_dev import (
     ASSETS_AND_CHECKS,
     BACKFILL,
+    CHECK_EXECUTIONS,
     LAUNCH_PARTITION_BACKFILL,
     TERMINAL_BACKFILL_STATUSES,
+    free_port,
     wait_for,
 )
-from tests.e2e.deployment import DB_NAME, LOCATION, Deployment, running_deployment
+from tests.e2e.deployment import (
+    ARCHIVE_BUCKET,
+    BIN,
+    DB_NAME,
+    LOCATION,
+    Deployment,
+    base_env,
+    running_deployment,
+)
 from tests.e2e.postgres import why_postgres_cannot_run
+from tests.warehouse.raw_days import raw_rows
 
 ZONE = "UTC"  # the partitions' zone (LAAFFIC_TIMEZONE's default)
 BACKFILL_TIMEOUT_S = 100  # the backfill daemon ticks every 30 s: to start the run and to mark it done
@@ -170,6 +184,68 @@ def test_the_run_history_is_in_postgres_not_in_dagster_home(stack: Stack, backfi
     # No SQLite storage anywhere in DAGSTER_HOME (it keeps the runs' captured output, compute logs).
     assert not [path for path in stack.deployment.home.rglob("*.db")]
     assert not (stack.deployment.home / "history").exists()
+
+
+def test_each_day_is_archived_in_the_bucket_and_a_new_warehouse_is_restored_from_it(
+    stack: Stack, backfill: Backfill
+):
+    deployment = stack.deployment
+    prefix = deployment.archive_url.removeprefix(f"s3://{ARCHIVE_BUCKET}/") + "/"
+    manifests = deployment.s3.keys(ARCHIVE_BUCKET, prefix + "manifests/")
+    days = [key.removeprefix(prefix).split("/")[1] for key in manifests]
+    assert days == [f"day={day}" for day in stack.days]  # one version each
+    executions = deployment.webserver.graphql(
+        CHECK_EXECUTIONS, {"assetKey": {"path": ["raw", "call_records"]}, "checkName": "archive_matches_raw"}
+    )["assetCheckExecutions"]
+    assert sorted((e["partition"], e["status"]) for e in executions) == [(d, "SUCCEEDED") for d in stack.days]
+
+    # An operator on the code server's machine, the warehouse gone: the archive's URL from the setting,
+    # the bucket's credentials from the AWS variables, no API that could answer.
+    restored = deployment.root / "restored" / "laaffic.duckdb"
+    env = {
+        **base_env(),
+        **deployment.s3.env(deployment.root),
+        **deployment.postgres.env(DB_NAME),
+        "DAGSTER_HOME": str(deployment.home),
+        "LAAFFIC_API_KEY": TEST_API_KEY,
+        "LAAFFIC_API_SECRET": TEST_API_SECRET,
+        "LAAFFIC_BASE_URL": f"http://127.0.0.1:{free_port()}/v3/voice",
+        "LAAFFIC_DUCKDB_PATH": str(restored),
+        "LAAFFIC_ARCHIVE_URL": deployment.archive_url,
+    }
+    done = subprocess.run(
+        [str(BIN / "laaffic-pipeline"), "restore"],
+        cwd=deployment.root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"Restored 3 day(s) of raw from {deployment.archive_url} into {restored}" in done.stdout
+    assert f"Built the marts of {stack.days[0]} .. {stack.days[-1]} through Dagster" in done.stdout
+    assert deployment.s3.secret_access_key not in done.stdout + done.stderr
+
+    with (
+        duckdb.connect(str(deployment.warehouse), read_only=True) as original,
+        duckdb.connect(str(restored), read_only=True) as copy,
+    ):
+        assert raw_rows(copy) == raw_rows(original)
+        for day in stack.days:
+            calls = len(stack.simulator.records_for_local_day(date.fromisoformat(day), ZONE))
+            marts = copy.execute(
+                "SELECT (SELECT count(*) FROM marts.call_facts WHERE call_date = $day), "
+                "(SELECT sum(calls) FROM marts.daily_costs WHERE call_date = $day)",
+                {"day": day},
+            ).fetchone()
+            assert marts == (calls, calls), day
+    conn = psycopg2.connect(**deployment.postgres.connection_args(DB_NAME))
+    try:  # the restore's marts run is in the deployment's history, beside the backfill's
+        cursor = conn.cursor()
+        cursor.execute("SELECT count(*) FROM runs WHERE status = 'SUCCESS'")
+        assert cursor.fetchall() == [(2,)]
+    finally:
+        conn.close()
 
 
 def test_the_read_only_webserver_shows_the_history_but_refuses_to_launch_or_wipe(
