@@ -4,7 +4,8 @@ Days are the simulator's records landed through the real landing and archived by
 ``archive_day``; then the warehouse file is deleted and the command rebuilds it. No simulator
 runs and ``LAAFFIC_BASE_URL`` points at a loopback port nobody listens on: nothing could answer
 an API request. The marts step after the raw restore is Dagster's (``rebuild_marts_through_dagster``
-in ``laaffic_pipeline.defs``); here it is handed in, to check what the command gives it.
+in ``laaffic_pipeline/defs/runs.py``, run for real by ``tests/defs/test_restore.py``); here it is
+handed in, to check what the command gives it, or left out with ``--raw-only``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from pathlib import Path
 import duckdb
 import pytest
 
-import laaffic_pipeline.defs
 from laaffic_pipeline.cli import build_parser, main, run_restore
 from laaffic_pipeline.warehouse.archive import archive_day, default_archive_url
 from tests.e2e.dagster_dev import free_port
@@ -131,17 +131,6 @@ def test_the_marts_are_handed_each_run_of_consecutive_days_once_the_warehouse_is
     assert spans == [(DAYS[0], DAYS[1], total), (DAYS[2], DAYS[2], total)]
     out = capsys.readouterr().out
     assert out.endswith("marts of 2026-11-01..2026-11-02 built\nmarts of 2026-11-05..2026-11-05 built\n")
-
-
-def test_without_the_dagster_marts_step_nothing_is_restored(landed, tmp_path, monkeypatch, capsys):
-    url = str(tmp_path / "archive")
-    archive_all(landed, url)
-    delete_warehouse(landed)
-    monkeypatch.delattr(laaffic_pipeline.defs, "rebuild_marts_through_dagster", raising=False)
-
-    assert main(["restore", "--from-url", url]) == 2
-    assert "has no rebuild_marts_through_dagster); nothing was restored" in capsys.readouterr().err
-    assert not landed.exists()
 
 
 def test_an_empty_range_or_archive_restores_nothing(landed, tmp_path, capsys):
