@@ -260,11 +260,10 @@ def archive_day(
     landed = _warehouse_figures(conn, day)
     if landed.records == 0 and landed.pages == 0:
         raise ArchiveError(f"the warehouse holds no raw rows of {day}: nothing to archive")
+    # An unreadable latest manifest must not block archiving: the new version goes above it.
     try:
         latest = _latest(store, day)
-    except (
-        ArchiveError
-    ):  # an unreadable latest manifest must not block archiving: a new version goes above it
+    except ArchiveError:
         latest = None
     if latest is not None and landed.same_rows(latest):
         return ArchivedDay(latest, store.url, written=False)
