@@ -4,7 +4,8 @@ Days are the simulator's records landed through the real landing and archived by
 ``archive_day``; then the warehouse file is deleted and the command rebuilds it. No simulator
 runs and ``LAAFFIC_BASE_URL`` points at a loopback port nobody listens on: nothing could answer
 an API request. The marts step after the raw restore is Dagster's (``rebuild_marts_through_dagster``
-in ``laaffic_pipeline.defs.runs``); here it is handed in, to check what the command gives it.
+in ``laaffic_pipeline/defs/runs.py``, run for real by ``tests/defs/test_restore.py``); here it is
+handed in, to check what the command gives it, or left out with ``--raw-only``.
 """
 
 from __future__ import annotations

@@ -210,6 +210,34 @@ def configured_archive_url(archive_url: str, duckdb_path: str | os.PathLike[str]
     return archive_url.strip() or default_archive_url(duckdb_path)
 
 
+def check_archive_url(url: str) -> str:
+    """``url`` when the archive can live there (empty: the default folder; a folder; ``file://``;
+    ``s3://bucket[/prefix]`` without credentials), else a ``ValueError`` saying what is accepted:
+    for the ``LAAFFIC_ARCHIVE_URL`` setting's validator, so a bad value fails at load."""
+    if url.strip():
+        _archive_root(url.strip())
+    return url.strip()
+
+
+def _archive_root(url: str) -> tuple[bool, str]:
+    """``(is_local, root)``: an absolute folder path, or ``bucket/prefix`` for s3 URLs."""
+    parts = urlsplit(url)
+    if parts.scheme in ("", "file"):
+        return True, str(Path(parts.path if parts.scheme else url).resolve())
+    if parts.scheme != "s3":
+        raise ValueError(
+            f"the archive URL's scheme {parts.scheme!r} is not supported: use a folder or s3://bucket/prefix"
+        )
+    if "@" in parts.netloc:
+        raise ValueError(
+            "the archive URL carries credentials; give s3://bucket/prefix and the credentials through "
+            "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, a profile or a role"
+        )
+    if not parts.netloc:
+        raise ValueError("the archive URL names no bucket: use s3://bucket/prefix")
+    return False, f"{parts.netloc}{parts.path}".rstrip("/")
+
+
 # -- writing ---------------------------------------------------------------------------------
 
 
@@ -232,11 +260,10 @@ def archive_day(
     landed = _warehouse_figures(conn, day)
     if landed.records == 0 and landed.pages == 0:
         raise ArchiveError(f"the warehouse holds no raw rows of {day}: nothing to archive")
+    # An unreadable latest manifest must not block archiving: the new version goes above it.
     try:
         latest = _latest(store, day)
-    except (
-        ArchiveError
-    ):  # an unreadable latest manifest must not block archiving: a new version goes above it
+    except ArchiveError:
         latest = None
     if latest is not None and landed.same_rows(latest):
         return ArchivedDay(latest, store.url, written=False)
@@ -581,30 +608,18 @@ class _Store:
     """
 
     def __init__(self, url: str) -> None:
-        parts = urlsplit(url)
-        if parts.scheme in ("", "file"):
-            self.local = True
-            self.root = str(Path(parts.path if parts.scheme else url).resolve())
-            self.url = self.root
+        try:
+            self.local, self.root = _archive_root(url)
+        except ValueError as error:
+            raise ArchiveError(str(error)) from None
+        if self.local:
             from fsspec.implementations.local import LocalFileSystem
 
+            self.url = self.root
             self.fs: Any = LocalFileSystem()
-        elif parts.scheme == "s3":
-            if "@" in parts.netloc or parts.username or parts.password:
-                raise ArchiveError(
-                    "the archive URL carries credentials; give s3://bucket/prefix and the credentials "
-                    "through AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or a profile"
-                )
-            if not parts.netloc:
-                raise ArchiveError(f"the archive URL {url!r} names no bucket: use s3://bucket/prefix")
-            self.local = False
-            self.root = f"{parts.netloc}{parts.path}".rstrip("/")
+        else:
             self.url = f"s3://{self.root}"
             self.fs = _s3_filesystem(_aws_environment_fingerprint())
-        else:
-            raise ArchiveError(
-                f"the archive URL's scheme {parts.scheme!r} is not supported: use a folder or s3://bucket/prefix"
-            )
 
     def _path(self, key: str) -> str:
         return f"{self.root}/{key}"

@@ -25,6 +25,7 @@ from laaffic_pipeline.warehouse.archive import (
     DaysAlreadyStoredError,
     archive_day,
     archived_days,
+    check_archive_url,
     default_archive_url,
     latest_manifest,
     list_versions,
@@ -358,3 +359,26 @@ def test_a_day_without_raw_is_not_archived_and_the_default_archive_is_beside_the
     with pytest.raises(ValueError, match="timezone-aware"):
         archive_day(warehouse, DAY, url, run_id=RUN_ID, landed_at=datetime(2026, 11, 3, 2, 5))
     assert not Path(url).exists() or not any(Path(url).rglob("*.parquet"))
+
+
+@pytest.mark.parametrize(
+    ("url", "accepted"),
+    [
+        ("", True),
+        ("data/archive", True),
+        ("file:///srv/laaffic/archive", True),
+        ("s3://bucket", True),
+        ("s3://bucket/laaffic/raw", True),
+        ("s3://AKIDKEY:n0t-a-real-s3cret@bucket/raw", False),
+        ("s3:///raw", False),
+        ("gs://bucket/raw", False),
+        ("https://bucket.example.com/raw", False),
+    ],
+)
+def test_the_archive_url_setting_accepts_a_folder_or_a_bucket_without_credentials(url, accepted):
+    if accepted:
+        assert check_archive_url(url) == url
+    else:
+        with pytest.raises(ValueError) as refused:
+            check_archive_url(url)
+        assert "n0t-a-real-s3cret" not in str(refused.value)
