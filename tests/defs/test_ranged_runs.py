@@ -69,7 +69,7 @@ def test_a_range_east_of_utc_lands_each_local_day_with_its_own_results(monkeypat
     assert len(checks) == 10 * len(days)  # 3 raw checks (archive included) and 7 of the marts
 
 
-def test_a_range_builds_each_week_of_marts_while_the_days_after_it_are_still_being_read(
+def test_a_range_builds_each_batch_of_marts_while_the_days_after_it_are_still_being_read_on_one_extra_thread(
     monkeypatch, tmp_path, make_simulator
 ):
     # One day read at a time, so requests come day by day. The eighth day's first answer is held
@@ -79,8 +79,10 @@ def test_a_range_builds_each_week_of_marts_while_the_days_after_it_are_still_bei
     answers = itertools.count(1)
     waited: list[bool] = []
     first_week_requests = 0
+    threads_seen: set[str] = set()
 
     def sleep(seconds: float) -> None:
+        threads_seen.update(thread.name for thread in threading.enumerate())
         if next(answers) == first_week_requests + 1:
             week = [exports / f"call_date={day}.parquet" for day in days[:7]]
             waited.append(wait_until(lambda: all(path.exists() for path in week), timeout_s=20))
@@ -98,6 +100,11 @@ def test_a_range_builds_each_week_of_marts_while_the_days_after_it_are_still_bei
 
     assert result.success, pipeline.failure_message(result)
     assert waited == [True]  # the first week was exported before the eighth day's first answer
+    # The step's own thread and one background thread for the reads, no pools of workers.
+    assert "laaffic-fetch" in threads_seen
+    assert not [
+        name for name in threads_seen if name.startswith(("asyncio_", "ThreadPoolExecutor", "laaffic-m"))
+    ]
     assert sorted(pipeline.materializations(result, FACTS)) == days
     # Each day's own requests: one per page, none retried (the run's are logged, not per day).
     for day, materialization in pipeline.materializations(result, RAW).items():
@@ -151,7 +158,7 @@ def test_a_failure_while_building_the_marts_stops_the_reads_still_under_way(
 
     assert not result.success
     assert "the marts could not be built" in pipeline.failure_message(result)
-    assert not [thread for thread in threading.enumerate() if thread.name == "laaffic-landing"]
+    assert not [thread for thread in threading.enumerate() if thread.name == "laaffic-fetch"]
     assert stored == set(days[:7])  # the reads stopped with the step
 
 
