@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from decimal import Decimal
 
 import duckdb
@@ -21,8 +20,6 @@ def warehouse(tmp_path, monkeypatch):
     with duckdb.connect(str(path), config={"storage_compatibility_version": "v1.0.0"}) as conn:
         for day, records in HISTORY.items():
             land(conn, tmp_path, day, [records])
-    for name in [name for name in os.environ if name.startswith("LAAFFIC_")]:
-        monkeypatch.delenv(name)  # every setting at its default but those a test sets
     monkeypatch.setenv("LAAFFIC_DUCKDB_PATH", str(path))
     return path
 

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
+from tests.daemon import isolated_env
 from tests.e2e.dagster_dev import REPO_ROOT, DagsterDev, free_port
 
 
 def test_dev_serves_the_ui_against_its_simulator_with_the_repositorys_instance(tmp_path: Path):
     home = tmp_path / "dagster_home"  # `make dev` uses .dagster_home/ in the project
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LAAFFIC_", "DAGSTER_"))}
-    env |= {"DAGSTER_HOME": str(home), "LAAFFIC_DUCKDB_PATH": str(tmp_path / "laaffic.duckdb")}
+    env = isolated_env(home, {"LAAFFIC_DUCKDB_PATH": str(tmp_path / "laaffic.duckdb")})
     port = free_port()
     command = [
         str(Path(sys.executable).with_name("laaffic-pipeline")),
