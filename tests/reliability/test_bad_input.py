@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -32,13 +32,16 @@ from tests.defs.test_raw_pipeline import RAW_ONLY, landed, truth
 from tests.staged import stage_pages
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# A start date a month after today, wherever the clock stands (no zone's today is 30 days ahead).
+FUTURE_START = (datetime.now(UTC) + timedelta(days=30)).date().isoformat()
 
 
 @pytest.mark.parametrize(
     ("name", "value", "accepted"),
     [
         ("LAAFFIC_TIMEZONE", "Mars/Olympus_Mons", "IANA time zone"),
-        ("LAAFFIC_START_DATE", "2026-12-01", "in the future"),
+        # A fixed id: the value changes with the day, and xdist's workers must collect the same ids.
+        pytest.param("LAAFFIC_START_DATE", FUTURE_START, "in the future", id="LAAFFIC_START_DATE-in-30-days"),
         ("LAAFFIC_START_DATE", "01/12/2026", "YYYY-MM-DD"),
         ("LAAFFIC_PAGE_SIZE", "0", "accepted: 1 to 100"),
         ("LAAFFIC_PAGE_SIZE", "101", "accepted: 1 to 100"),
