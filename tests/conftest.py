@@ -1,4 +1,13 @@
-"""Shared fixtures: a running simulator, its credentials, and a signed-request helper.
+"""Shared fixtures: a clean environment for every test, a running simulator, its credentials, and a
+signed-request helper.
+
+Every test starts from the same environment whatever the developer's shell exports
+(``pytest_configure`` before collection, ``clean_environment`` before each test): no ``LAAFFIC_*``
+setting, no ``DAGSTER_*`` instance or option, no proxy or CA bundle, and the process's local zone
+pinned to UTC. A test that needs a setting sets it; a
+subprocess inherits this clean environment plus what its test adds. The clock is not pinned here:
+tests compute their days from it (the suite must pass under ``faketime -f +120d``), or take a
+clock as an input.
 
 The helper signs with ``doc_signed_headers``, written here from the API document with
 ``hashlib.md5``, not with the client's signer: a simulator test then checks the simulator alone.
@@ -26,6 +35,60 @@ from laaffic_pipeline.simulator import LaafficSimulator
 
 TEST_API_KEY = "test-key"
 TEST_API_SECRET = "test-secret-never-logged"
+
+# What a developer may have exported that changes how the pipeline, Dagster or the tests' own
+# servers behave: the pipeline's settings, Dagster's instance (DAGSTER_HOME, the Makefile exports
+# one) and its options, HTTP proxies (httpx would send the loopback requests through them) and CA
+# bundles. libfaketime's LD_PRELOAD and FAKETIME* stay: they are how a run moves its clock, and
+# the subprocesses must share it.
+DEVELOPER_PREFIXES = ("LAAFFIC_", "DAGSTER_")
+DEVELOPER_VARIABLES = frozenset(
+    {"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "SSL_CERT_FILE", "SSL_CERT_DIR"}
+)
+# DuckDB takes its session TimeZone from TZ at every connect, and Dagster's logs show local time.
+TEST_LOCAL_ZONE = "UTC"
+
+
+def is_developer_variable(name: str) -> bool:
+    """Whether ``name`` is one of the variables ``clean_environment`` keeps out of every test."""
+    return name.startswith(DEVELOPER_PREFIXES) or name.upper() in DEVELOPER_VARIABLES
+
+
+def _clean(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Remove the developer's variables from the environment and pin the local zone (``time.tzset``
+    makes this process see it; a test that changed TZ is undone by the next one's)."""
+    for name in [name for name in os.environ if is_developer_variable(name)]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("TZ", TEST_LOCAL_ZONE)
+    time.tzset()
+
+
+_session_environment = pytest.MonkeyPatch()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The clean environment from before collection on: test modules import the definitions, whose
+    modules read their settings when imported, and module-scoped fixtures run before any test's
+    own fixtures."""
+    _clean(_session_environment)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    _session_environment.undo()
+    time.tzset()
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Each test starts from the clean environment, and leaves nothing behind for the next one.
+
+    What code under test sets straight into ``os.environ`` (``run_demo`` sets ``DAGSTER_HOME``) is
+    undone too: such variables added without ``monkeypatch`` are removed after the test.
+    """
+    _clean(monkeypatch)
+    yield
+    for name in [name for name in os.environ if is_developer_variable(name)]:
+        del os.environ[name]  # monkeypatch then puts back only what it removed
 
 
 def require(problem: str | None, package: str) -> None:

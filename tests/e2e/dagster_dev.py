@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import httpx
 
 from laaffic_pipeline.local_stack import dagster_dev_command
+from tests.daemon import skip_under_libfaketime
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -145,6 +146,7 @@ class DagsterDev:
         """Start ``dagster dev -w workspace.yaml`` on a free port (or ``command``, serving the UI on
         ``port``) from the repository root, wait until the code location has loaded, and stop the
         whole process group (webserver, daemon, code server, run workers) on exit."""
+        skip_under_libfaketime()  # its daemon would not run
         if command is None:
             port = free_port()
             command = dagster_dev_command(port)

@@ -8,7 +8,6 @@ runs, the per-partition check results, the warehouse, and the asset graph in a h
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -21,6 +20,7 @@ from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 from laaffic_pipeline.local_stack import prepare_dagster_home
 from laaffic_pipeline.simulator import LaafficSimulator
 from tests.conftest import TEST_API_KEY, TEST_API_SECRET, require_binary
+from tests.daemon import pipeline_env
 from tests.e2e.dagster_dev import (
     ASSETS_AND_CHECKS,
     BACKFILL,
@@ -73,15 +73,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     home = prepare_dagster_home(root / "dagster_home", REPO_ROOT)
     warehouse = root / "data" / "laaffic.duckdb"
     with LaafficSimulator(TEST_API_KEY, TEST_API_SECRET, records_per_day=300) as simulator:
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("LAAFFIC_", "DAGSTER_"))},
-            "DAGSTER_HOME": str(home),
-            "LAAFFIC_API_KEY": TEST_API_KEY,
-            "LAAFFIC_API_SECRET": TEST_API_SECRET,
-            "LAAFFIC_BASE_URL": simulator.base_url,
-            "LAAFFIC_DUCKDB_PATH": str(warehouse),
-            "LAAFFIC_STEP_RETRIES": "0",
-        }
+        env = pipeline_env(home, simulator.base_url, warehouse, {"LAAFFIC_STEP_RETRIES": "0"})
         yesterday = datetime.now(UTC).date() - timedelta(days=1)
         partitions = [(yesterday - timedelta(days=n)).isoformat() for n in (2, 1, 0)]
         with DagsterDev.running(env, root / "dagster-dev.log") as dev:

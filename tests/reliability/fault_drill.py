@@ -7,6 +7,10 @@ wrong), or fail the run and keep the stored day. ``run_scenario`` runs the real 
 happened: the outcome, what was stored, and the simulator's own truth for the day
 (``records_for_local_day``, by zoneinfo alone, not the pipeline's window code).
 
+A drill depends on nothing in the shell that runs it: its partitions' zone is a parameter (UTC
+unless the caller pins another), every other ``LAAFFIC_*`` setting is the drill's own or the
+default, and the environment is put back as it was when the drill ends.
+
 It passes no verdict: ``test_fault_matrix.verdict`` compares landed with truth and the outcome
 with the scenario's expectation; ``scripts/fault_summary.py`` prints both.
 """
@@ -16,7 +20,8 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -47,6 +52,7 @@ DRILL_SETTINGS = {
     "step_retries": 0,
 }
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+DRILL_TIMEZONE = "UTC"  # a UTC day holds exactly the simulator's records_per_day
 
 
 @dataclass(frozen=True)
@@ -103,6 +109,7 @@ class DrillRun:
     day: date
     zone: str
     outcome: str  # "ok", "check failed" or "run failed"
+    day_records: int  # simulator.records_for_local_day(day, zone) before the faults were switched on
     landed: list[dict[str, Any]]  # the day's stored records, in stored order
     truth: list[dict[str, Any]]  # simulator.records_for_local_day(day, zone) after the run
     stored_before: dict[str, list[tuple]] | None  # the day as stored before a RUN_FAILS drill
@@ -128,6 +135,7 @@ class DrillRun:
             "retries": self.retries,
             "reads": self.reads,
             "landed": len(self.landed),
+            "day_records": self.day_records,
             "expected": len(self.truth),
             "seconds": self.seconds,
             "answers": self.answers,
@@ -148,12 +156,28 @@ def build_drill_job(base_url: str, duckdb_path: str, overrides: dict[str, Any]) 
     return job, pipeline.timezone
 
 
-def run_scenario(scenario: FaultScenario, workdir: Path, records_per_day: int = 600) -> DrillRun:
-    """Run the raw asset and its check for the latest partition under ``scenario``'s faults."""
+@contextmanager
+def drill_environment() -> Iterator[None]:
+    """No ``LAAFFIC_*`` variable of the caller's while open; the environment as it was afterwards."""
+    saved = dict(os.environ)
+    for name in [name for name in os.environ if name.startswith("LAAFFIC_")]:
+        del os.environ[name]
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def run_scenario(
+    scenario: FaultScenario, workdir: Path, records_per_day: int = 600, timezone: str = DRILL_TIMEZONE
+) -> DrillRun:
+    """Run the raw asset and its check for the latest partition, in ``timezone``, under
+    ``scenario``'s faults."""
     workdir.mkdir(parents=True, exist_ok=True)
     database = str(workdir / "laaffic.duckdb")
-    with simulator_environment(records_per_day=records_per_day) as simulator:
-        job, zone = build_drill_job(simulator.base_url, database, scenario.settings)
+    with drill_environment(), simulator_environment(records_per_day=records_per_day) as simulator:
+        job, zone = build_drill_job(simulator.base_url, database, {"timezone": timezone, **scenario.settings})
         assert job.partitions_def is not None
         day = job.partitions_def.get_last_partition_key()
         with DagsterInstance.ephemeral() as instance:
@@ -172,6 +196,7 @@ def run_scenario(scenario: FaultScenario, workdir: Path, records_per_day: int = 
                 if not run().success:
                     raise RuntimeError(f"{scenario.name}: the fault-free landing before the drill failed")
                 stored_before = stored_partition(database, day)
+            day_records = len(simulator.records_for_local_day(date.fromisoformat(day), zone))
             simulator.faults = scenario.faults
             simulator.reset_counters()
             started = time.monotonic()
@@ -198,6 +223,7 @@ def run_scenario(scenario: FaultScenario, workdir: Path, records_per_day: int = 
         day=date.fromisoformat(day),
         zone=zone,
         outcome=outcome,
+        day_records=day_records,
         landed=[json.loads(row[2]) for row in stored["records"]],
         truth=truth,
         stored_before=stored_before,

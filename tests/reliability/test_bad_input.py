@@ -32,6 +32,7 @@ from tests.defs.test_raw_pipeline import RAW_ONLY, landed, truth
 from tests.staged import stage_pages
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# A start date a month after today, wherever the clock stands (no zone's today is 30 days ahead).
 
 
 @pytest.mark.parametrize(

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -27,10 +25,10 @@ from laaffic_pipeline.defs.resources import LaafficApiResource
 from laaffic_pipeline.settings import ClientSettings
 from laaffic_pipeline.simulator import FaultConfig
 from tests.conftest import TEST_API_KEY, TEST_API_SECRET
+from tests.daemon import BIN, run_cli
 from tests.defs.pipeline import make_pipeline
 
 WRONG_SECRET = "wrong-secret-also-never-shown"
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 # What the Dagster UI shows, by the webserver's own GraphQL schema: every resource with its config
 # (the value, or the EnvVar's name), and every run with its config, tags and event log.
@@ -106,15 +104,9 @@ def signs_between(started: float, ended: float) -> set[str]:
 def ui_view(home: Path, output: Path) -> dict:
     """``UI_VIEW`` answered as the webserver would: the code location of ``workspace.yaml``, loaded
     in a code server from this test's environment, and the instance in ``home``."""
-    answered = subprocess.run(
-        [
-            *(Path(sys.executable).parent / "dagster-graphql", "-w", "workspace.yaml"),
-            *("-t", UI_VIEW, "-o", output),
-        ],
-        cwd=REPO_ROOT,
-        env={**os.environ, "DAGSTER_HOME": str(home)},
-        capture_output=True,
-        text=True,
+    answered = run_cli(
+        [BIN / "dagster-graphql", "-w", "workspace.yaml", "-t", UI_VIEW, "-o", output],
+        {**os.environ, "DAGSTER_HOME": str(home)},
         timeout=240,
     )
     assert answered.returncode == 0, answered.stderr[-3000:]
