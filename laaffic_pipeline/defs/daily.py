@@ -49,7 +49,7 @@ from laaffic_pipeline.defs.resources import LaafficApiResource, MartsResource, W
 from laaffic_pipeline.settings import MartsSettings, PipelineSettings
 from laaffic_pipeline.warehouse.analytics import ensure_analytics_file
 from laaffic_pipeline.warehouse.archive import ArchiveError, archive_day, configured_archive_url, verify_day
-from laaffic_pipeline.warehouse.consistency import page_count_problems
+from laaffic_pipeline.warehouse.consistency import day_figures, day_page_count_problems
 from laaffic_pipeline.warehouse.exports import export_partition, exports_dir
 from laaffic_pipeline.warehouse.landing import PartitionShrinkError, ensure_raw_tables, replace_raw_partition
 from laaffic_pipeline.warehouse.marts import MartsRebuild, ensure_mart_tables, rebuild_marts
@@ -316,9 +316,9 @@ def keep_stored_day(
     days: RunDays,
 ) -> Iterator[Event]:
     """A stored day past the API's two months: its raw stays as it is, recorded as kept, and judged."""
-    (figures,) = query_rows(conn, "page_count_consistency", {"partition_date": key})
+    landed = query_rows(conn, "page_count_consistency", {"partition_date": key})
     drift = schema_drift(conn, date.fromisoformat(key))
-    rows = figures["records_landed"]
+    rows = day_figures(landed)["records_landed"]
     reason = (
         f"kept as stored: the day starts {window.str_time}, before the API's retention limit "
         f"{format_api_time(floor)}, so it was not requested; the warehouse's copy is the only one"
@@ -329,7 +329,7 @@ def keep_stored_day(
         partition=key,
         metadata={"kept_as_stored": reason, "requests_sent": 0, "dagster/row_count": rows},
     )
-    yield from record_raw_checks(key, figures, drift, days)
+    yield from record_raw_checks(key, landed, drift, days)
     yield archive_and_verify(context, conn, key)
 
 
@@ -361,7 +361,7 @@ def land_day(
         return
     finally:
         day.discard()
-    (figures,) = query_rows(conn, "page_count_consistency", {"partition_date": day.key})
+    stored = query_rows(conn, "page_count_consistency", {"partition_date": day.key})
     drift = schema_drift(conn, date.fromisoformat(day.key))
     summary = read.staged.page_summary()
     done = len(days.settled) + 1
@@ -385,7 +385,7 @@ def land_day(
             "dagster/row_count": landed.rows_after,
         },
     )
-    yield from record_raw_checks(day.key, figures, drift, days)
+    yield from record_raw_checks(day.key, stored, drift, days)
     yield archive_and_verify(context, conn, day.key)
 
 
@@ -404,10 +404,11 @@ def archive_and_verify(context: dg.AssetExecutionContext, conn: DuckDBPyConnecti
 
 
 def record_raw_checks(
-    key: str, figures: dict[str, Any], drift: SchemaDrift, days: RunDays
+    key: str, windows: list[dict[str, Any]], drift: SchemaDrift, days: RunDays
 ) -> Iterator[Event]:
-    """The raw checks of a day; a failed page check keeps it out of the marts."""
-    page_check = page_count_result(figures)
+    """The raw checks of a day (``windows``: its page figures, a row per window); a failed page
+    check keeps it out of the marts."""
+    page_check = page_count_result(windows)
     yield evaluation(page_check, key)
     yield evaluation(schema_drift_result(drift), key)
     if not page_check.passed:
@@ -418,8 +419,8 @@ def stored_days_failing_page_check(conn: DuckDBPyConnection, keys: list[str]) ->
     """Stored days whose raw fails the page-count rule, with why: kept out of a marts-only run."""
     failing = {}
     for key in keys:
-        (figures,) = query_rows(conn, "page_count_consistency", {"partition_date": key})
-        if problems := page_count_problems(figures):
+        windows = query_rows(conn, "page_count_consistency", {"partition_date": key})
+        if problems := day_page_count_problems(windows):
             failing[key] = kept_out_because("; ".join(problems))
     return failing
 
