@@ -26,7 +26,7 @@ from pathlib import Path
 
 import duckdb
 
-from laaffic_pipeline.warehouse.consistency import page_count_problems
+from laaffic_pipeline.warehouse.consistency import day_page_count_problems
 from laaffic_pipeline.warehouse.query import connect_read_only
 from laaffic_pipeline.warehouse.sql import query_rows
 
@@ -157,8 +157,8 @@ def read_report_figures(conn: duckdb.DuckDBPyConnection, days: int = REPORT_DAYS
         landed = row.pop("landed")
         problems = None
         if landed:
-            (pages,) = query_rows(conn, "page_count_consistency", {"partition_date": row["call_date"]})
-            problems = tuple(page_count_problems(pages))
+            windows = query_rows(conn, "page_count_consistency", {"partition_date": row["call_date"]})
+            problems = tuple(day_page_count_problems(windows))  # a row per window (SIP group)
         checks.append(DayChecks(page_problems=problems, **row))
     try:
         rules = [row["cost_currency_rule"] for row in query_rows(conn, "report_cost_currency_rules", period)]

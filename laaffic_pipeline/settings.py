@@ -68,6 +68,30 @@ class ClientSettings(dg.Config):
     max_reads: int = Field(
         default=5, ge=2, le=20, description="reads of a window whose pages drift before the run fails"
     )
+    sip_groups: list[str] = Field(
+        default=[],
+        description="SIP group names, comma-separated: each day is read as one window per group "
+        "(sipGroupName, exact match), the groups' reads landed together; empty: one window of every group",
+    )
+
+    @field_validator("sip_groups", mode="before")
+    @classmethod
+    def _group_names(cls, value: Any) -> Any:
+        """Names as the API matches them (exactly), each once: a name read twice would land its
+        records twice, and an empty one would mean "every group" inside a list of some."""
+        names = value.split(",") if isinstance(value, str) else value
+        if not isinstance(names, list | tuple) or not all(isinstance(name, str) for name in names):
+            return value  # pydantic says what the type should be
+        names = [name.strip() for name in names]
+        if "" in names:
+            raise ValueError(
+                "a SIP group name is empty; use comma-separated names such as 'sales,support' "
+                "(unset or empty: every group in one window)"
+            )
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"SIP group name(s) {', '.join(map(repr, repeated))} listed more than once")
+        return names
 
     @field_validator("base_url")
     @classmethod

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, Protocol, TypeVar
 
-from laaffic_pipeline.api.client import LaafficClient, PageSink, RequestCounts
+from laaffic_pipeline.api.client import LaafficClient, PageSink, RequestCounts, describe_filter
 from laaffic_pipeline.api.errors import LaafficError
 from laaffic_pipeline.api.window import QueryWindow
 
@@ -64,6 +64,7 @@ async def read_stable_window(
     log: logging.Logger | Any = None,
     counts: RequestCounts | None = None,
     judge: Judge[Any] = judge_here,
+    sip_group_name: str = "",
 ) -> StableRead:
     """Read the window; re-read while it is inconsistent, until two consecutive reads agree.
 
@@ -73,13 +74,15 @@ async def read_stable_window(
     ``counts``, if given, counts the requests of every read of this window. ``judge`` runs each
     judgment of a read (``problems``, ``same_records``) and hands back its answer: the pipeline has
     them run on the thread that owns its DuckDB work, while this loop goes on fetching other windows.
+    ``sip_group_name``: read only that phone group's records (every read carries the filter, so the
+    window's total and pages are the group's own); empty, every record of the window.
     """
     previous: StagedRead | None = None
     history: list[list[str]] = []
     for read in range(1, max_reads + 1):
         staged = new_read(read)
         try:
-            await client.fetch_window(window, staged, counts)
+            await client.fetch_window(window, staged, counts, sip_group_name=sip_group_name)
         finally:
             staged.close()
         problems = await judge(staged.problems)
@@ -88,8 +91,8 @@ async def read_stable_window(
             return StableRead(staged, read, history)
         if read < max_reads:
             (log or logger).warning(
-                f"Read {read} of window {window} is inconsistent ({'; '.join(problems)}); "
-                f"reading it again ({max_reads - read} reads left)"
+                f"Read {read} of window {window}{describe_filter(sip_group_name)} is inconsistent "
+                f"({'; '.join(problems)}); reading it again ({max_reads - read} reads left)"
             )
         previous = staged
     raise UnstableWindowError(

@@ -1,18 +1,20 @@
 """The one step that materializes days: raw landing, marts and every check, per day, for a range.
 
 A run covers one day (the UI, ``dg launch --partition``) or a range (a backfill, the nightly
-schedule: ``BackfillPolicy.single_run()``). Either way each day is its own API window, its own raw
-transaction, and its own materialization and check results in the UI. What happens to the days
-of a run, in order; everything but the API reads happens on the step's own thread, which alone
-uses DuckDB and alone talks to Dagster:
+schedule: ``BackfillPolicy.single_run()``). Either way each day is its own API window (or, with
+``LAAFFIC_SIP_GROUPS``, one window per listed SIP group), its own raw transaction, and its own
+materialization and check results in the UI. What happens to the days of a run, in order;
+everything but the API reads happens on the step's own thread, which alone uses DuckDB and alone
+talks to Dagster:
 
 1. **Plan.** A day the API still serves is read. A day past its two months is never requested:
    stored, its raw is kept as it is (said on its materialization) and its marts are rebuilt from
    it; not stored, it is the one failure, naming the day and the floor.
 2. **Read.** ``DayReads`` reads the days in one background thread, several at once through one
-   client, and hands over each day as it settles (and each staged read to judge).
-3. **Land.** Each day read is landed in its own transaction, judged (page counts, schema drift)
-   and recorded, one log line a day.
+   client, and hands over each day once all its windows have settled (and each staged read to
+   judge).
+3. **Land.** Each day read is landed in its own transaction (every window's read together),
+   judged (page counts, window by window; schema drift) and recorded, one log line a day.
 4. **Build.** Once every day up to some day has settled, the settled days not built yet are
    built a batch of up to ``MARTS_BATCH_DAYS`` at a time: marts rebuilt in one transaction, each
    day exported to Parquet, checked and recorded. Day D reads raw D-1 and its cost band the days
@@ -49,9 +51,14 @@ from laaffic_pipeline.defs.resources import LaafficApiResource, MartsResource, W
 from laaffic_pipeline.settings import MartsSettings, PipelineSettings
 from laaffic_pipeline.warehouse.analytics import ensure_analytics_file
 from laaffic_pipeline.warehouse.archive import ArchiveError, archive_day, configured_archive_url, verify_day
-from laaffic_pipeline.warehouse.consistency import page_count_problems
+from laaffic_pipeline.warehouse.consistency import day_figures, day_page_count_problems
 from laaffic_pipeline.warehouse.exports import export_partition, exports_dir
-from laaffic_pipeline.warehouse.landing import PartitionShrinkError, ensure_raw_tables, replace_raw_partition
+from laaffic_pipeline.warehouse.landing import (
+    PartitionShrinkError,
+    WindowRead,
+    ensure_raw_tables,
+    replace_raw_partition,
+)
 from laaffic_pipeline.warehouse.marts import MartsRebuild, ensure_mart_tables, rebuild_marts
 from laaffic_pipeline.warehouse.schema_drift import SchemaDrift, schema_drift
 from laaffic_pipeline.warehouse.sql import query_rows
@@ -226,6 +233,7 @@ def materialize_days(
             days_in_flight=laaffic.client_settings.days_in_flight,
             max_reads=laaffic.client_settings.max_reads,
             memory_limit=duckdb.settings.duckdb_memory_limit,
+            sip_groups=laaffic.client_settings.sip_groups,
         ) as reads:
             for item in reads:
                 if isinstance(item, Judgment):
@@ -237,9 +245,9 @@ def materialize_days(
                 if isinstance(item, DayRead):
                     yield from land_day(context, warehouse.conn, item, windows[item.key], config, days)
                 elif isinstance(item, DayUnread):
-                    days.failed[item.key] = str(item.error)
+                    days.failed[item.key] = item.reason
                     days.retryable &= item.error.retryable
-                    context.log.error(f"{item.key}: not landed: {item.error}")
+                    context.log.error(f"{item.key}: not landed: {item.reason}")
                 days.settled.add(item.key)
                 yield from build_ready()
         if to_read:
@@ -316,9 +324,9 @@ def keep_stored_day(
     days: RunDays,
 ) -> Iterator[Event]:
     """A stored day past the API's two months: its raw stays as it is, recorded as kept, and judged."""
-    (figures,) = query_rows(conn, "page_count_consistency", {"partition_date": key})
+    landed = query_rows(conn, "page_count_consistency", {"partition_date": key})
     drift = schema_drift(conn, date.fromisoformat(key))
-    rows = figures["records_landed"]
+    rows = day_figures(landed)["records_landed"]
     reason = (
         f"kept as stored: the day starts {window.str_time}, before the API's retention limit "
         f"{format_api_time(floor)}, so it was not requested; the warehouse's copy is the only one"
@@ -329,7 +337,7 @@ def keep_stored_day(
         partition=key,
         metadata={"kept_as_stored": reason, "requests_sent": 0, "dagster/row_count": rows},
     )
-    yield from record_raw_checks(key, figures, drift, days)
+    yield from record_raw_checks(key, landed, drift, days)
     yield archive_and_verify(context, conn, key)
 
 
@@ -341,16 +349,16 @@ def land_day(
     config: DaysConfig,
     days: RunDays,
 ) -> Iterator[Event]:
-    """Replace the day's raw with its read in one transaction, judge what landed, record it."""
-    read = day.read
+    """Replace the day's raw with its reads (one per window) in one transaction, judge what landed,
+    record it."""
     try:
         landed = replace_raw_partition(
             conn,
             date.fromisoformat(day.key),
-            read.staged,
-            window.str_time,
-            window.end_time,
-            read.reads,
+            [
+                WindowRead(read.staged, window.str_time, window.end_time, read.reads, group)
+                for group, read in day.reads.items()
+            ],
             allow_fewer_rows=config.allow_fewer_rows,
             prepared=True,
         )
@@ -361,31 +369,45 @@ def land_day(
         return
     finally:
         day.discard()
-    (figures,) = query_rows(conn, "page_count_consistency", {"partition_date": day.key})
+    stored = query_rows(conn, "page_count_consistency", {"partition_date": day.key})
     drift = schema_drift(conn, date.fromisoformat(day.key))
-    summary = read.staged.page_summary()
+    windows = window_figures(day, stored)
+    summary = {
+        name: sum(figures[name] for figures in windows.values())
+        for name in ("pages_fetched", "reported_total", "records_received", "reads")
+    }
+    requests = day.total_requests
     done = len(days.settled) + 1
+    per_group = "".join(
+        f"; {group}: {figures['records_landed']} records, {figures['pages_fetched']} pages, "
+        f"{figures['reads']} read(s), {figures['requests_sent']} requests"
+        for group, figures in windows.items()
+        if group
+    )
     context.log.info(
         f"{day.key}: landed {landed.rows_after} records from {summary['pages_fetched']} pages in "
-        f"{read.reads} read(s), {day.requests.sent} requests, {day.seconds:.1f}s ({done} of {len(days.keys)})"
+        f"{summary['reads']} read(s), {requests.sent} requests, {day.seconds:.1f}s "
+        f"({done} of {len(days.keys)}){per_group}"
     )
-    yield dg.AssetMaterialization(
-        asset_key=RAW_CALL_RECORDS_KEY,
-        partition=day.key,
-        metadata={
-            "window": f"{window.str_time} .. {window.end_time}",
-            **summary,
-            "duplicates_dropped": summary["records_received"] - landed.rows_after,
-            "reads": read.reads,
-            "read_problems": dg.MetadataValue.json(read.history),
-            "requests_sent": day.requests.sent,
-            "request_retries": day.requests.retries,
-            "requests_throttled": day.requests.throttled,
-            "rows_replaced": landed.rows_before,
-            "dagster/row_count": landed.rows_after,
-        },
-    )
-    yield from record_raw_checks(day.key, figures, drift, days)
+    grouped = any(day.reads)
+    metadata: dict[str, Any] = {
+        "window": f"{window.str_time} .. {window.end_time}",
+        **summary,
+        "duplicates_dropped": summary["records_received"] - landed.rows_after,
+        # The one window's problems per read; per group when the day is read per group.
+        "read_problems": dg.MetadataValue.json(
+            {group: read.history for group, read in day.reads.items()} if grouped else day.reads[""].history
+        ),
+        "requests_sent": requests.sent,
+        "request_retries": requests.retries,
+        "requests_throttled": requests.throttled,
+        "rows_replaced": landed.rows_before,
+        "dagster/row_count": landed.rows_after,
+    }
+    if grouped:
+        metadata["by_sip_group"] = dg.MetadataValue.json(windows)
+    yield dg.AssetMaterialization(asset_key=RAW_CALL_RECORDS_KEY, partition=day.key, metadata=metadata)
+    yield from record_raw_checks(day.key, stored, drift, days)
     yield archive_and_verify(context, conn, day.key)
 
 
@@ -403,11 +425,29 @@ def archive_and_verify(context: dg.AssetExecutionContext, conn: DuckDBPyConnecti
     return evaluation(archive_result(problems, archived), key)
 
 
+def window_figures(day: DayRead, stored: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each window's figures, by group: its read (pages, reported total, records received, reads,
+    requests) and, from ``stored`` (the landed day's page figures), the records landed from it."""
+    landed = {figures["sip_group_name"]: figures["records_landed"] for figures in stored}
+    return {
+        group: {
+            "records_landed": landed.get(group, 0),
+            **read.staged.page_summary(),
+            "reads": read.reads,
+            "requests_sent": day.requests[group].sent,
+            "request_retries": day.requests[group].retries,
+            "requests_throttled": day.requests[group].throttled,
+        }
+        for group, read in day.reads.items()
+    }
+
+
 def record_raw_checks(
-    key: str, figures: dict[str, Any], drift: SchemaDrift, days: RunDays
+    key: str, windows: list[dict[str, Any]], drift: SchemaDrift, days: RunDays
 ) -> Iterator[Event]:
-    """The raw checks of a day; a failed page check keeps it out of the marts."""
-    page_check = page_count_result(figures)
+    """The raw checks of a day (``windows``: its page figures, a row per window); a failed page
+    check keeps it out of the marts."""
+    page_check = page_count_result(windows)
     yield evaluation(page_check, key)
     yield evaluation(schema_drift_result(drift), key)
     if not page_check.passed:
@@ -418,8 +458,8 @@ def stored_days_failing_page_check(conn: DuckDBPyConnection, keys: list[str]) ->
     """Stored days whose raw fails the page-count rule, with why: kept out of a marts-only run."""
     failing = {}
     for key in keys:
-        (figures,) = query_rows(conn, "page_count_consistency", {"partition_date": key})
-        if problems := page_count_problems(figures):
+        windows = query_rows(conn, "page_count_consistency", {"partition_date": key})
+        if problems := day_page_count_problems(windows):
             failing[key] = kept_out_because("; ".join(problems))
     return failing
 

@@ -33,7 +33,9 @@ class LaafficApiResource(dg.ConfigurableResource):
         Credentials(self.api_key, self.api_secret)
 
     def client(self, log: logging.Logger | Any = None) -> LaafficClient:
-        options = self.client_settings.model_dump(exclude={"base_url", "max_reads", "days_in_flight"})
+        # The step's settings, not the client's: how many reads, days at once, and which windows.
+        step_settings = {"base_url", "max_reads", "days_in_flight", "sip_groups"}
+        options = self.client_settings.model_dump(exclude=step_settings)
         return LaafficClient(
             Credentials(self.api_key, self.api_secret), self.client_settings.base_url, log=log, **options
         )
@@ -47,6 +49,7 @@ class LaafficApiResource(dg.ConfigurableResource):
             f"{s.retry_attempts} errors or {s.retry_deadline_s:g}s per page (backoff "
             f"{s.retry_initial_wait_s:g}s to {s.retry_max_wait_s:g}s), at most {s.max_reads} reads, "
             f"{s.days_in_flight} days at a time"
+            + (f", each day one window per SIP group: {', '.join(s.sip_groups)}" if s.sip_groups else "")
         )
 
 

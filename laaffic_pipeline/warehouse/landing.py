@@ -1,15 +1,19 @@
-"""Replace one partition of the raw tables with a staged read, in a single transaction."""
+"""Replace one partition of the raw tables with its staged reads, in a single transaction.
+
+A day is one window of every SIP group, or one window per group listed in ``LAAFFIC_SIP_GROUPS``;
+either way its windows' reads replace the stored day together, or nothing changes.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 
 import duckdb
 
-from laaffic_pipeline.warehouse.sql import run_sql
+from laaffic_pipeline.warehouse.sql import query_rows, run_sql
 from laaffic_pipeline.warehouse.staging import StagedNdjsonRead
 from laaffic_pipeline.warehouse.tables import RAW_CALL_RECORDS
 
@@ -46,63 +50,86 @@ class LandedPartition:
     rows_after: int
 
 
+@dataclass(frozen=True)
+class WindowRead:
+    """One window's accepted read of a day: the staged read, the window exactly as sent, how many
+    reads it took, and the ``sipGroupName`` it was filtered to ('' for every group)."""
+
+    staged: StagedNdjsonRead
+    str_time: str
+    end_time: str
+    reads: int
+    sip_group_name: str = ""
+
+
 def replace_raw_partition(
     conn: duckdb.DuckDBPyConnection,
     partition_date: date,
-    staged: StagedNdjsonRead,
-    str_time: str,
-    end_time: str,
-    reads: int,
+    staged: StagedNdjsonRead | Sequence[WindowRead],
+    str_time: str | None = None,
+    end_time: str | None = None,
+    reads: int | None = None,
     *,
     allow_fewer_rows: bool = False,
     prepared: bool = False,
 ) -> LandedPartition:
-    """Swap the partition's rows for the staged read's: all or nothing, other days untouched.
+    """Swap the partition's rows for the staged reads': all or nothing, other days untouched.
 
-    ``str_time``/``end_time`` are the window exactly as sent. Refuses (and rolls back) a
-    replacement that would leave fewer rows than stored unless ``allow_fewer_rows``: past the
-    API's retention the warehouse holds the only copy. ``prepared``: the raw tables exist already
-    (the step made them when it opened the warehouse).
+    ``staged`` is the day's reads, one ``WindowRead`` per window; or the one read of an unfiltered
+    window, with ``str_time``/``end_time`` (the window exactly as sent) and ``reads``. Refuses (and
+    rolls back) a replacement that would leave fewer rows than stored unless ``allow_fewer_rows``:
+    past the API's retention the warehouse holds the only copy. ``prepared``: the raw tables exist
+    already (the step made them when it opened the warehouse).
     """
+    if isinstance(staged, StagedNdjsonRead):
+        if str_time is None or end_time is None or reads is None:
+            raise TypeError("one staged read needs its str_time, end_time and reads")
+        windows: Sequence[WindowRead] = [WindowRead(staged, str_time, end_time, reads)]
+    elif str_time is not None or end_time is not None or reads is not None:
+        raise TypeError("window reads carry their own str_time, end_time and reads")
+    else:
+        windows = staged
+    groups = [window.sip_group_name for window in windows]
+    if not windows or len(set(groups)) != len(groups):
+        raise ValueError(f"a day lands one read per window, each group once; got groups {groups}")
     if not prepared:
         ensure_raw_tables(conn)
     run_sql(conn, "staged_read_macros")
     day = {"partition_date": partition_date}
     with landing_settings(conn):
-        return _replace(conn, day, staged, str_time, end_time, reads, allow_fewer_rows)
+        return _replace(conn, day, windows, allow_fewer_rows)
 
 
 def _replace(
     conn: duckdb.DuckDBPyConnection,
     day: dict[str, date],
-    staged: StagedNdjsonRead,
-    str_time: str,
-    end_time: str,
-    reads: int,
+    windows: Sequence[WindowRead],
     allow_fewer_rows: bool,
 ) -> LandedPartition:
     partition_date = day["partition_date"]
+    records = {
+        "records_paths": [str(window.staged.records_path) for window in windows],
+        "sip_group_names": [window.sip_group_name for window in windows],
+    }
     conn.begin()
     try:
         rows_before = _count(conn, partition_date)
         run_sql(conn, "delete_raw_partition", day)
-        figures = staged.figures()
-        distinct = (
-            figures["distinct_voice_ids"] + figures["records_without_voice_id"] == figures["records_landed"]
-        )
-        statement = "insert_distinct_raw_records" if distinct else "insert_raw_records"
-        run_sql(conn, statement, {**day, "records_path": str(staged.records_path)})
-        run_sql(
-            conn,
-            "insert_raw_pages",
-            {
-                **day,
-                "pages_path": str(staged.pages_path),
-                "str_time": str_time,
-                "end_time": end_time,
-                "reads": reads,
-            },
-        )
+        statement = "insert_distinct_raw_records" if _all_distinct(conn, windows) else "insert_raw_records"
+        run_sql(conn, statement, {**day, **records})
+        for window in windows:
+            run_sql(
+                conn,
+                "insert_raw_pages",
+                {
+                    **day,
+                    "pages_path": str(window.staged.pages_path),
+                    "str_time": window.str_time,
+                    "end_time": window.end_time,
+                    "reads": window.reads,
+                    "sip_group_name": window.sip_group_name,
+                },
+            )
         rows_after = _count(conn, partition_date)
         if rows_after < rows_before and not allow_fewer_rows:
             raise PartitionShrinkError(
@@ -116,6 +143,20 @@ def _replace(
         conn.rollback()
         raise
     return LandedPartition(rows_before, rows_after)
+
+
+def _all_distinct(conn: duckdb.DuckDBPyConnection, windows: Sequence[WindowRead]) -> bool:
+    """Whether no record came twice: each read's figures say so of itself (already computed when it
+    was judged); across several windows, one pass over their identities says so of the day."""
+    for window in windows:
+        figures = window.staged.figures()
+        if figures["distinct_voice_ids"] + figures["records_without_voice_id"] != figures["records_landed"]:
+            return False
+    if len(windows) == 1:
+        return True
+    paths = [str(window.staged.records_path) for window in windows]
+    (row,) = query_rows(conn, "staged_window_identities", {"records_paths": paths})
+    return row["records"] == row["identities"]
 
 
 def _count(conn: duckdb.DuckDBPyConnection, partition_date: date) -> int:

@@ -1,6 +1,6 @@
 """Results of the checks on a landed day of raw: page counts (blocking) and schema drift (warning)."""
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import dagster as dg
@@ -12,19 +12,30 @@ from laaffic_pipeline.defs.laaffic.specs import (
     SCHEMA_DRIFT_CHECK,
 )
 from laaffic_pipeline.warehouse.archive import ArchivedDay
-from laaffic_pipeline.warehouse.consistency import page_count_problems
+from laaffic_pipeline.warehouse.consistency import day_figures, day_page_count_problems
 from laaffic_pipeline.warehouse.schema_drift import DRIFT_KINDS, SchemaDrift
 
 
-def page_count_result(figures: Mapping[str, Any]) -> dg.AssetCheckResult:
-    problems = page_count_problems(figures)
+def figures_of(window: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in window.items() if name != "sip_group_name"}
+
+
+def page_count_result(windows: Sequence[Mapping[str, Any]]) -> dg.AssetCheckResult:
+    """The page-count check of a landed day, ``windows`` its figures a row per window: each window
+    judged on its own, the day's figures together, and each group's own when read per group."""
+    problems = day_page_count_problems(windows)
+    metadata: dict[str, Any] = {**day_figures(windows), "problems": problems}
+    if any(window["sip_group_name"] for window in windows):
+        metadata["by_sip_group"] = dg.MetadataValue.json(
+            {window["sip_group_name"]: figures_of(window) for window in windows}
+        )
     return dg.AssetCheckResult(
         asset_key=RAW_CALL_RECORDS_KEY,
         check_name=PAGE_COUNT_CHECK,
         passed=not problems,
         severity=dg.AssetCheckSeverity.ERROR,
         description="; ".join(problems) or "landed records agree with the API's page counts",
-        metadata={**figures, "problems": problems},
+        metadata=metadata,
     )
 
 

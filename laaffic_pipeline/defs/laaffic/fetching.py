@@ -2,19 +2,23 @@
 
 ``DayReads`` starts one thread running an asyncio loop. It reads up to ``days_in_flight`` days at
 once through one client (one in-flight bound, one rate limit, one flow control), each day its own
-1-day window read until it holds still, every read staged on disk as it arrives. The step's own
+1-day window read until it holds still, every read staged on disk as it arrives. With SIP groups
+(``LAAFFIC_SIP_GROUPS``) a day is one such window per group (``sipGroupName`` = the group), read
+side by side, each its own stable read; the day settles when all of them have. The step's own
 thread iterates over ``DayReads`` and gets, in the order they happen:
 
 - ``Judgment``: a staged read to judge in DuckDB. The step's thread runs it (it does all of the
   run's DuckDB work, one piece at a time) and the answer goes back to the read waiting for it;
-- ``DayRead``: a day read whole and stable, staged in its folder, ready to land;
-- ``DayUnread``: a day whose read failed (its error says why);
+- ``DayRead``: a day read whole and stable (each of its windows), staged in its folder, ready to land;
+- ``DayUnread``: a day one of whose windows could not be read (its error says why; the day's
+  other windows are stopped, and nothing of the day is handed over);
 - ``LogLine``: a line of the client's (a retry, a re-read) for the run's log.
 
 A queue is the one thing the two threads share; each item carries its own data. A day holds its
-slot from its first request until the step has taken it off the queue, so at most
-``days_in_flight`` days are being read or waiting to land. Leaving the ``with`` block cancels the
-reads still under way and removes what they staged; nothing half-read is ever handed over.
+slot (all its windows) from its first request until the step has taken it off the queue, so at
+most ``days_in_flight`` days are being read or waiting to land. Leaving the ``with`` block
+cancels the reads still under way and removes what they staged; nothing half-read is ever handed
+over.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import queue
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +37,7 @@ from laaffic_pipeline.api.client import LaafficClient, RequestCounts
 from laaffic_pipeline.api.errors import LaafficError
 from laaffic_pipeline.api.stable_read import StableRead, read_stable_window
 from laaffic_pipeline.api.window import QueryWindow
+from laaffic_pipeline.warehouse.consistency import naming_window
 from laaffic_pipeline.warehouse.staging import StagedNdjsonRead
 
 
@@ -44,13 +49,20 @@ class LogLine:
 
 @dataclass(frozen=True)
 class DayRead:
-    """A day read whole and stable; ``folder`` holds its staged reads until the step removes it."""
+    """A day read whole and stable: ``reads`` holds each window's stable read by its group ('' for
+    one window of every group), in the order the groups are listed; ``requests`` each window's
+    requests, by group too. ``folder`` holds the staged reads until the step removes it."""
 
     key: str
-    read: StableRead
-    requests: RequestCounts
+    reads: dict[str, StableRead]
+    requests: dict[str, RequestCounts]
     seconds: float
     folder: Path
+
+    @property
+    def total_requests(self) -> RequestCounts:
+        """The day's requests, every window's together."""
+        return _sum_counts(self.requests.values())
 
     def discard(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
@@ -58,11 +70,27 @@ class DayRead:
 
 @dataclass(frozen=True)
 class DayUnread:
-    """A day whose read failed: nothing of it was staged for landing."""
+    """A day one of whose windows failed (``sip_group_name``'s, '' unfiltered): nothing of the day
+    was staged for landing."""
 
     key: str
     error: LaafficError
     requests: RequestCounts
+    sip_group_name: str = ""
+
+    @property
+    def reason(self) -> str:
+        """The error, naming the window's group when the day is read per group."""
+        return naming_window(self.sip_group_name, str(self.error))
+
+
+def _sum_counts(counts: Iterable[RequestCounts]) -> RequestCounts:
+    total = RequestCounts()
+    for count in counts:
+        total.sent += count.sent
+        total.retries += count.retries
+        total.throttled += count.throttled
+    return total
 
 
 @dataclass
@@ -107,7 +135,9 @@ Item = LogLine | DayRead | DayUnread | Judgment
 @dataclass
 class DayReads:
     """Read ``windows`` (partition key -> API window) in a background thread; iterate for what
-    settles. ``client`` makes the one client of the run (its ``log`` goes to the run's log)."""
+    settles. ``client`` makes the one client of the run (its ``log`` goes to the run's log).
+    ``sip_groups``: read each day as one window per group, filtered to it; empty, one window of
+    every group."""
 
     client: Callable[[Any], LaafficClient]
     windows: Mapping[str, QueryWindow]
@@ -115,6 +145,7 @@ class DayReads:
     days_in_flight: int
     max_reads: int
     memory_limit: str
+    sip_groups: Sequence[str] = ()
     requests: RequestCounts = field(default_factory=RequestCounts)
 
     def __post_init__(self) -> None:
@@ -172,8 +203,8 @@ class DayReads:
 
     def _tell_ended(self, task: asyncio.Task[None]) -> None:
         error = None if task.cancelled() else task.exception()
-        if isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
-            error = error.exceptions[0]  # the TaskGroup's wrapping of the one read that failed
+        while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
+            error = error.exceptions[0]  # the TaskGroups' wrapping (days, a day's windows) of one failure
         self._items.put(_Ended(self._client_counts, error))
 
     def _release_slot(self) -> None:
@@ -201,10 +232,40 @@ class DayReads:
         assert self._slots is not None
         await self._slots.acquire()  # released when the step takes the day off the queue
         folder = Path(tempfile.mkdtemp(prefix=f"staging-{key}-", dir=self.staging))
-        counts = RequestCounts()
+        groups = tuple(self.sip_groups) or ("",)
+        counts = {group: RequestCounts() for group in groups}
         started = self._loop.time()
+        windows: dict[str, asyncio.Task[StableRead]] = {}
         try:
-            read = await read_stable_window(
+            async with asyncio.TaskGroup() as reads:  # a window failing stops the day's others
+                for number, group in enumerate(groups):
+                    windows[group] = reads.create_task(
+                        self._read_window(client, key, group, folder / f"window-{number}", counts[group], log)
+                    )
+        except BaseException as error:
+            shutil.rmtree(folder, ignore_errors=True)
+            failed = _window_failure(error)
+            if failed is None:  # cancelled, or an unexpected error: the run stops
+                self._slots.release()
+                raise
+            group, laaffic_error = failed
+            self._items.put(DayUnread(key, laaffic_error, _sum_counts(counts.values()), group))
+        else:
+            reads_by_group = {group: task.result() for group, task in windows.items()}
+            self._items.put(DayRead(key, reads_by_group, counts, self._loop.time() - started, folder))
+
+    async def _read_window(
+        self,
+        client: LaafficClient,
+        key: str,
+        group: str,
+        folder: Path,
+        counts: RequestCounts,
+        log: _QueuedLog,
+    ) -> StableRead:
+        folder.mkdir()
+        try:
+            return await read_stable_window(
                 client,
                 self.windows[key],
                 lambda number: StagedNdjsonRead(folder, number, self.memory_limit),
@@ -212,16 +273,34 @@ class DayReads:
                 log=log,
                 counts=counts,
                 judge=self._judge,
+                sip_group_name=group,
             )
         except LaafficError as error:
-            shutil.rmtree(folder, ignore_errors=True)
-            self._items.put(DayUnread(key, error, counts))
-        except BaseException:
-            shutil.rmtree(folder, ignore_errors=True)
-            self._slots.release()
-            raise
-        else:
-            self._items.put(DayRead(key, read, counts, self._loop.time() - started, folder))
+            raise _WindowUnread(group, error) from error
+
+
+class _WindowUnread(Exception):
+    """A window's read failed with an API error (the day is unread); carries its group."""
+
+    def __init__(self, group: str, error: LaafficError) -> None:
+        super().__init__(group, error)
+        self.group = group
+        self.error = error
+
+
+def _window_failure(error: BaseException) -> tuple[str, LaafficError] | None:
+    """The group and API error of the window whose read failed, when that is all that went wrong;
+    ``None`` for anything else (a cancellation, an unexpected error), which must propagate."""
+    if not isinstance(error, BaseExceptionGroup):
+        return None
+    unread, rest = error.split(_WindowUnread)
+    if rest is not None or unread is None:
+        return None
+    first = unread.exceptions[0]
+    while isinstance(first, BaseExceptionGroup):
+        first = first.exceptions[0]
+    assert isinstance(first, _WindowUnread)
+    return first.group, first.error
 
 
 class _QueuedLog:

@@ -27,7 +27,8 @@ def raw_specs(partitions: dg.PartitionsDefinition) -> list[dg.AssetSpec]:
                 "Every distinct call record Laaffic's recordSipQuery returns for the partition's local day "
                 "(`raw.call_records`; every field kept as sent, a record repeated across pages kept once), "
                 "plus one row per page fetched (`raw.call_record_pages`) so page-count consistency can be "
-                "checked. Each day is its own 1-day API window and its own transaction."
+                "checked. Each day is its own 1-day API window (one per SIP group with LAAFFIC_SIP_GROUPS, "
+                "each row saying its group in `sip_group_name`) and its own transaction."
             ),
             metadata=table_metadata(RAW_CALL_RECORDS),
         )
@@ -43,8 +44,10 @@ def raw_check_specs(partitions: dg.PartitionsDefinition) -> list[dg.AssetCheckSp
             blocking=True,
             description=(
                 "Pages fetched = pages reported, every page reported the same total, records landed = "
-                "total, and voice ids are distinct. Blocking: a day that fails it is not built into the "
-                "marts (in a range, the other days are), and the run fails naming it."
+                "total, and voice ids are distinct, for each window of the day on its own (one per SIP "
+                "group with LAAFFIC_SIP_GROUPS; a failure names the group). Blocking: a day that fails "
+                "it is not built into the marts (in a range, the other days are), and the run fails "
+                "naming it."
             ),
         ),
         dg.AssetCheckSpec(

@@ -1,5 +1,8 @@
--- One row per page of the accepted read, from its staged page log.
-INSERT INTO raw.call_record_pages
+-- One row per page of a window's accepted read, from its staged page log.
+INSERT INTO raw.call_record_pages (
+    partition_date, page, reported_total, reported_pages, records_on_page, fetched_at, str_time, end_time,
+    reads, sip_group_name
+)
 SELECT
     $partition_date::DATE,
     page,
@@ -9,7 +12,8 @@ SELECT
     fetched_at,
     $str_time,
     $end_time,
-    $reads
+    $reads,
+    $sip_group_name
 FROM read_json(
     $pages_path,
     format = 'newline_delimited',

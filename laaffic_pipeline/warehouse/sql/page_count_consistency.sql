@@ -1,13 +1,38 @@
--- Figures for one landed partition: what the API reported against what was stored.
+-- Figures for one landed partition, one row per window (sip_group_name; '' unfiltered), in group
+-- order: what the API reported for that window against what was stored from it. Each window is its
+-- own page-count unit: its pages, its total, the records landed from it. No row: nothing stored.
 WITH
-    pages AS (SELECT * FROM raw.call_record_pages WHERE partition_date = $partition_date),
-    records AS (SELECT * FROM raw.call_records WHERE partition_date = $partition_date)
+    pages AS (
+        SELECT
+            sip_group_name,
+            count(*) AS pages_fetched,
+            any_value(reported_pages) FILTER (WHERE page = 1) AS pages_reported,
+            count(DISTINCT reported_total) AS distinct_reported_totals,
+            any_value(reported_total) FILTER (WHERE page = 1) AS reported_total,
+            coalesce(sum(records_on_page), 0) AS records_received
+        FROM raw.call_record_pages
+        WHERE partition_date = $partition_date
+        GROUP BY sip_group_name
+    ),
+    records AS (
+        SELECT
+            sip_group_name,
+            count(*) AS records_landed,
+            count(DISTINCT voice_id) AS distinct_voice_ids,
+            count(*) FILTER (WHERE voice_id IS NULL) AS records_without_voice_id
+        FROM raw.call_records
+        WHERE partition_date = $partition_date
+        GROUP BY sip_group_name
+    )
 SELECT
-    (SELECT count(*) FROM pages) AS pages_fetched,
-    (SELECT any_value(reported_pages) FROM pages WHERE page = 1) AS pages_reported,
-    (SELECT count(DISTINCT reported_total) FROM pages) AS distinct_reported_totals,
-    (SELECT any_value(reported_total) FROM pages WHERE page = 1) AS reported_total,
-    (SELECT coalesce(sum(records_on_page), 0) FROM pages) AS records_received,
-    (SELECT count(*) FROM records) AS records_landed,
-    (SELECT count(DISTINCT voice_id) FROM records) AS distinct_voice_ids,
-    (SELECT count(*) FROM records WHERE voice_id IS NULL) AS records_without_voice_id;
+    sip_group_name,
+    coalesce(pages_fetched, 0) AS pages_fetched,
+    pages_reported,
+    coalesce(distinct_reported_totals, 0) AS distinct_reported_totals,
+    reported_total,
+    coalesce(records_received, 0) AS records_received,
+    coalesce(records_landed, 0) AS records_landed,
+    coalesce(distinct_voice_ids, 0) AS distinct_voice_ids,
+    coalesce(records_without_voice_id, 0) AS records_without_voice_id
+FROM pages FULL JOIN records USING (sip_group_name)
+ORDER BY sip_group_name;

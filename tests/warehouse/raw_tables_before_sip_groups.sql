@@ -1,0 +1,46 @@
+-- The raw tables as main created them before sip_group_name (git show e81b633:laaffic_pipeline/warehouse/sql/create_raw_tables.sql):
+-- a warehouse made by this DDL is what the migration in create_raw_tables.sql must bring up to date.
+-- Raw landing: records exactly as the API returned them, one partition (local day) at a time.
+-- The COMMENT ON statements are the one description of every table and column: the Dagster UI
+-- (warehouse/columns.py) and docs/warehouse.md (tested) show these words.
+CREATE SCHEMA IF NOT EXISTS raw;
+
+CREATE TABLE IF NOT EXISTS raw.call_records (
+    partition_date DATE NOT NULL,
+    voice_id       VARCHAR,
+    record         JSON NOT NULL,
+    page           INTEGER NOT NULL,
+    position       INTEGER NOT NULL,
+    fetched_at     TIMESTAMPTZ NOT NULL
+);
+COMMENT ON TABLE raw.call_records IS
+    'One row per record the API returned for a day''s window, exactly as received (a record repeated across pages kept once).';
+COMMENT ON COLUMN raw.call_records.partition_date IS 'Local day whose API window returned the record.';
+COMMENT ON COLUMN raw.call_records.voice_id IS 'record->>''voiceId''; NULL when the API sent none.';
+COMMENT ON COLUMN raw.call_records.record IS 'The record exactly as received, every field kept.';
+COMMENT ON COLUMN raw.call_records.page IS 'Page number that carried the record.';
+COMMENT ON COLUMN raw.call_records.position IS 'Index of the record within its page.';
+COMMENT ON COLUMN raw.call_records.fetched_at IS 'When that page was received.';
+
+CREATE TABLE IF NOT EXISTS raw.call_record_pages (
+    partition_date  DATE NOT NULL,
+    page            INTEGER NOT NULL,
+    reported_total  INTEGER NOT NULL,
+    reported_pages  INTEGER NOT NULL,
+    records_on_page INTEGER NOT NULL,
+    fetched_at      TIMESTAMPTZ NOT NULL,
+    str_time        VARCHAR NOT NULL,
+    end_time        VARCHAR NOT NULL,
+    reads           INTEGER NOT NULL
+);
+COMMENT ON TABLE raw.call_record_pages IS
+    'One row per page of the stable read that was landed for a day: what the API reported.';
+COMMENT ON COLUMN raw.call_record_pages.partition_date IS 'Local day of the window.';
+COMMENT ON COLUMN raw.call_record_pages.page IS 'Page number (current).';
+COMMENT ON COLUMN raw.call_record_pages.reported_total IS 'data.total reported on this page.';
+COMMENT ON COLUMN raw.call_record_pages.reported_pages IS 'data.pages reported on this page.';
+COMMENT ON COLUMN raw.call_record_pages.records_on_page IS 'Records the page carried.';
+COMMENT ON COLUMN raw.call_record_pages.fetched_at IS 'When the page was received.';
+COMMENT ON COLUMN raw.call_record_pages.str_time IS 'Window start exactly as sent.';
+COMMENT ON COLUMN raw.call_record_pages.end_time IS 'Window end exactly as sent.';
+COMMENT ON COLUMN raw.call_record_pages.reads IS 'Reads of the window needed for a stable result.';
