@@ -2,7 +2,9 @@
 -- the archive holds, to compare with what the warehouse holds.
 WITH
     records AS (
-        SELECT page, position, archive_record_hash(partition_date, voice_id, record, page, position, fetched_at) AS hash
+        SELECT page, position, archive_record_hash(
+            partition_date, voice_id, record, page, position, fetched_at, sip_group_name
+        ) AS hash
         FROM read_parquet($records_path)
     ),
     record_pages AS (
@@ -16,7 +18,7 @@ WITH
             reported_total,
             archive_page_hash(
                 partition_date, page, reported_total, reported_pages, records_on_page, fetched_at,
-                str_time, end_time, reads
+                str_time, end_time, reads, sip_group_name
             ) AS hash
         FROM read_parquet($pages_path)
     )

@@ -3,7 +3,9 @@
 -- the pages in page order: the same canonical order as one ordered pass, in a page's memory.
 WITH
     records AS (
-        SELECT page, position, archive_record_hash(partition_date, voice_id, record, page, position, fetched_at) AS hash
+        SELECT page, position, archive_record_hash(
+            partition_date, voice_id, record, page, position, fetched_at, sip_group_name
+        ) AS hash
         FROM raw.call_records
         WHERE partition_date = $partition_date
     ),
@@ -18,7 +20,7 @@ WITH
             reported_total,
             archive_page_hash(
                 partition_date, page, reported_total, reported_pages, records_on_page, fetched_at,
-                str_time, end_time, reads
+                str_time, end_time, reads, sip_group_name
             ) AS hash
         FROM raw.call_record_pages
         WHERE partition_date = $partition_date
