@@ -17,6 +17,7 @@ from laaffic_pipeline.warehouse.schema_drift import DRIFT_KINDS, SchemaDrift
 
 
 def figures_of(window: Mapping[str, Any]) -> dict[str, Any]:
+    """A window's figures without its group, which is the key they are listed under."""
     return {name: value for name, value in window.items() if name != "sip_group_name"}
 
 
