@@ -419,7 +419,9 @@ def archive_and_verify(context: dg.AssetExecutionContext, conn: DuckDBPyConnecti
     day, archived = date.fromisoformat(key), None
     try:
         archived = archive_day(conn, day, url, run_id=context.run.run_id, landed_at=datetime.now(UTC))
-        problems = verify_day(conn, day, url)
+        # A version written now was checked before it was uploaded (its files' rows have the
+        # warehouse's digests); one written earlier is compared with the warehouse again.
+        problems = [] if archived.written else verify_day(conn, day, url)
     except ArchiveError as error:
         problems = [f"{key} could not be archived: {error}"]
     return evaluation(archive_result(problems, archived), key)

@@ -67,7 +67,8 @@ def raw_check_specs(partitions: dg.PartitionsDefinition) -> list[dg.AssetCheckSp
             description=(
                 "The day's latest archived version (LAAFFIC_ARCHIVE_URL) equals its raw in the warehouse: "
                 "the files have the sizes and SHA-256 their manifest says, and the records and pages "
-                "their counts and digests. Fails when the archive is missing, unreadable or differs."
+                "their counts and digests (a version this run wrote was checked so before it was "
+                "uploaded). Fails when the archive is missing, unreadable or differs."
             ),
         ),
     ]
