@@ -58,6 +58,7 @@ from laaffic_pipeline.warehouse.landing import (
     WindowRead,
     ensure_raw_tables,
     replace_raw_partition,
+    stored_days_among,
 )
 from laaffic_pipeline.warehouse.marts import MartsRebuild, ensure_mart_tables, rebuild_marts
 from laaffic_pipeline.warehouse.schema_drift import SchemaDrift, schema_drift
@@ -65,8 +66,6 @@ from laaffic_pipeline.warehouse.sql import query_rows
 from laaffic_pipeline.warehouse.tables import (
     MARTS_CALL_FACTS,
     MARTS_DAILY_COSTS,
-    RAW_CALL_RECORD_PAGES,
-    RAW_CALL_RECORDS,
 )
 
 MARTS_BATCH_DAYS = 7
@@ -213,7 +212,7 @@ def materialize_days(
             days.kept_out.update(stored_days_failing_page_check(warehouse.conn, days.keys))
             days.settled.update(days.keys)
         elif expired:
-            stored = stored_days(warehouse.conn, expired)
+            stored = {day.isoformat() for day in stored_days_among(warehouse.conn, expired)}
             for key in expired:
                 if key in stored:
                     yield from keep_stored_day(context, warehouse.conn, key, windows[key], floor, days)
@@ -300,19 +299,12 @@ def describe_run(context: dg.AssetExecutionContext, keys: list[str]) -> None:
         )
 
 
-def stored_days(conn: DuckDBPyConnection, keys: list[str]) -> set[str]:
-    """Which of ``keys`` the warehouse holds raw records or pages of."""
-    rows = conn.execute(
-        f"SELECT DISTINCT partition_date::VARCHAR FROM {RAW_CALL_RECORDS} WHERE partition_date IN "
-        "(SELECT unnest($days::DATE[]))",
-        {"days": keys},
-    ).fetchall()
-    pages = conn.execute(
-        f"SELECT DISTINCT partition_date::VARCHAR FROM {RAW_CALL_RECORD_PAGES} WHERE partition_date IN "
-        "(SELECT unnest($days::DATE[]))",
-        {"days": keys},
-    ).fetchall()
-    return {day for (day,) in [*rows, *pages]}
+def judge_stored_day(conn: DuckDBPyConnection, key: str) -> tuple[list[dict[str, Any]], SchemaDrift]:
+    """What the warehouse holds of a day, as its raw checks judge it: page figures per window and
+    schema drift (of a day just landed, or one kept as stored)."""
+    return query_rows(conn, "page_count_consistency", {"partition_date": key}), schema_drift(
+        conn, date.fromisoformat(key)
+    )
 
 
 def keep_stored_day(
@@ -324,8 +316,7 @@ def keep_stored_day(
     days: RunDays,
 ) -> Iterator[Event]:
     """A stored day past the API's two months: its raw stays as it is, recorded as kept, and judged."""
-    landed = query_rows(conn, "page_count_consistency", {"partition_date": key})
-    drift = schema_drift(conn, date.fromisoformat(key))
+    landed, drift = judge_stored_day(conn, key)
     rows = day_figures(landed)["records_landed"]
     reason = (
         f"kept as stored: the day starts {window.str_time}, before the API's retention limit "
@@ -369,8 +360,7 @@ def land_day(
         return
     finally:
         day.discard()
-    stored = query_rows(conn, "page_count_consistency", {"partition_date": day.key})
-    drift = schema_drift(conn, date.fromisoformat(day.key))
+    stored, drift = judge_stored_day(conn, day.key)
     windows = window_figures(day, stored)
     summary = {
         name: sum(figures[name] for figures in windows.values())

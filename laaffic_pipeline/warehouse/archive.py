@@ -53,7 +53,7 @@ from urllib.parse import urlsplit
 
 import duckdb
 
-from laaffic_pipeline.warehouse.landing import ensure_raw_tables
+from laaffic_pipeline.warehouse.landing import ensure_raw_tables, stored_days_among
 from laaffic_pipeline.warehouse.sql import query_rows, run_sql
 
 ARCHIVE_FORMAT = 1
@@ -403,7 +403,7 @@ def restore_days(
         raise ArchiveError(f"{store.url} holds no version of {len(missing)} day(s): {_spans(missing)}")
     ensure_raw_tables(conn)
     run_sql(conn, "archive_macros")
-    if (stored := _stored_days(conn, wanted)) and not overwrite:
+    if (stored := stored_days_among(conn, wanted)) and not overwrite:
         raise DaysAlreadyStoredError(stored)
     restored: list[RestoredDay] = []
     with store.scratch() as scratch:
@@ -501,11 +501,6 @@ def _file_figures(conn: duckdb.DuckDBPyConnection, records: Path, pages: Path) -
         conn, "archive_file_figures", {"records_path": str(records), "pages_path": str(pages)}
     )
     return _Figures(**row)
-
-
-def _stored_days(conn: duckdb.DuckDBPyConnection, days: list[date]) -> list[date]:
-    """Which of ``days`` the warehouse holds raw records or pages of."""
-    return [row["partition_date"] for row in query_rows(conn, "archive_stored_days", {"days": days})]
 
 
 # -- names -----------------------------------------------------------------------------------

@@ -18,6 +18,11 @@ from laaffic_pipeline.warehouse.staging import StagedNdjsonRead
 from laaffic_pipeline.warehouse.tables import RAW_CALL_RECORDS
 
 
+def stored_days_among(conn: duckdb.DuckDBPyConnection, days: Sequence[date]) -> list[date]:
+    """Which of ``days`` the warehouse holds raw records or pages of, oldest first."""
+    return [row["partition_date"] for row in query_rows(conn, "stored_days_among", {"days": list(days)})]
+
+
 def ensure_raw_tables(conn: duckdb.DuckDBPyConnection) -> None:
     run_sql(conn, "create_raw_tables")
 
