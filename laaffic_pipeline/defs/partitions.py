@@ -78,6 +78,19 @@ def write_first_partition(record: Path, day: date) -> None:
     partial.replace(record)
 
 
+def record_first_partition_at_most(record: Path, day: date) -> date:
+    """Lower the record to ``day`` when it names a later day (or nothing); the day it names now.
+    A day the warehouse holds (a restored one, say) so never stays out of the partition list."""
+    return _lowered(record, read_first_partition(record), day)
+
+
+def _lowered(record: Path, recorded: date | None, day: date) -> date:
+    if recorded is None or day < recorded:
+        write_first_partition(record, day)
+        return day
+    return recorded
+
+
 def first_partition(settings: PipelineSettings, now: datetime) -> date:
     """The first partition: the earlier of ``LAAFFIC_START_DATE`` and the recorded day; with
     neither, the first day the API serves at ``now``. Recorded when it is new or earlier."""
@@ -92,9 +105,7 @@ def first_partition(settings: PipelineSettings, now: datetime) -> date:
     recorded = read_first_partition(record)
     candidates = [day for day in (settings.start_date, recorded) if day is not None]
     first = min(candidates) if candidates else first_servable_day(now, settings.timezone)
-    if recorded is None or first < recorded:
-        write_first_partition(record, first)
-    return first
+    return _lowered(record, recorded, first)
 
 
 def daily_partitions(settings: PipelineSettings, now: datetime | None = None) -> dg.DailyPartitionsDefinition:

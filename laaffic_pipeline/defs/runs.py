@@ -10,11 +10,7 @@ import dagster as dg
 from laaffic_pipeline.defs import build_definitions
 from laaffic_pipeline.defs.jobs import DAILY_JOB_NAME
 from laaffic_pipeline.defs.marts.specs import CALL_FACTS_KEY, DAILY_COSTS_KEY
-from laaffic_pipeline.defs.partitions import (
-    first_partition_record,
-    read_first_partition,
-    write_first_partition,
-)
+from laaffic_pipeline.defs.partitions import first_partition_record, record_first_partition_at_most
 from laaffic_pipeline.local_stack import prepare_dagster_home
 from laaffic_pipeline.settings import PipelineSettings
 
@@ -29,10 +25,7 @@ def rebuild_marts_through_dagster(first: date, last: date) -> str:
     partitions first: a day the warehouse holds never stays out of the list. Raises on failure.
     """
     settings = PipelineSettings.from_env()
-    record = first_partition_record(settings)
-    recorded = read_first_partition(record)
-    if recorded is None or first < recorded:
-        write_first_partition(record, first)
+    record_first_partition_at_most(first_partition_record(settings), first)
     job = build_definitions(settings, os.environ).resolve_job_def(DAILY_JOB_NAME)
     tags = {
         "dagster/asset_partition_range_start": first.isoformat(),
