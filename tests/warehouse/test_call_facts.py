@@ -19,13 +19,6 @@ from tests.warehouse.mart_inputs import (
 )
 
 
-@pytest.fixture
-def conn(tmp_path):
-    connection = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
-    yield connection
-    connection.close()
-
-
 def test_the_doc_sample_record_is_typed_and_reconciled(conn, tmp_path):
     day = date(2022, 1, 18)
     land(conn, tmp_path, day, [[DOC_SAMPLE_RECORD]], zone="Asia/Shanghai")

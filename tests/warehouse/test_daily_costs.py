@@ -4,18 +4,10 @@ from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-import duckdb
 import pytest
 
 from laaffic_pipeline.warehouse.marts import rebuild_marts
 from tests.warehouse.mart_inputs import DAY, call, land, unanswered
-
-
-@pytest.fixture
-def conn(tmp_path):
-    connection = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
-    yield connection
-    connection.close()
 
 
 def answered(voice_id: str, duration: int, **overrides: Any) -> dict[str, Any]:

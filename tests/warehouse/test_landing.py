@@ -25,13 +25,6 @@ def stored(conn, day: date) -> list[tuple]:
     ).fetchall()
 
 
-@pytest.fixture
-def conn(tmp_path):
-    connection = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
-    yield connection
-    connection.close()
-
-
 def test_records_land_exactly_as_received_with_their_page_and_position(conn, tmp_path):
     record = {"voiceId": "2203031113381000002", "cost": "2", "extra": {"a": [1]}, "phoneName": "电话"}
     land(conn, tmp_path, DAY, [[record, {"voiceId": "2"}], [{"voiceId": "3"}]])

@@ -46,13 +46,6 @@ def pages(conn, day: date = DAY) -> list[tuple]:
     ).fetchall()
 
 
-@pytest.fixture
-def conn(tmp_path):
-    connection = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
-    yield connection
-    connection.close()
-
-
 def test_each_windows_records_and_pages_land_with_their_group(conn, tmp_path):
     sales = window(tmp_path, "sales", [[{"voiceId": "s1"}, {"voiceId": "s2"}], [{"voiceId": "s3"}]], reads=2)
     support = window(tmp_path, "support", [[{"voiceId": "t1"}]])

@@ -9,7 +9,6 @@ import json
 from datetime import date
 from decimal import Decimal
 
-import duckdb
 import pytest
 
 from laaffic_pipeline.warehouse.marts import (
@@ -30,13 +29,6 @@ from tests.warehouse.mart_inputs import (
 from tests.warehouse.mart_inputs import HISTORY_DAYS as DAYS
 
 SAMPLE_DAY = date(2022, 1, 18)
-
-
-@pytest.fixture
-def conn(tmp_path):
-    connection = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
-    yield connection
-    connection.close()
 
 
 def rows(conn, sql: str, params=None) -> list[dict]:
