@@ -156,6 +156,7 @@ class DayReads:
         self._slots: asyncio.Semaphore | None = None
         self._client_counts = RequestCounts()
         self._ended = False
+        self._finished = threading.Event()  # set by the loop once its task has ended, however
 
     def __enter__(self) -> DayReads:
         self.staging.mkdir(parents=True, exist_ok=True)
@@ -180,11 +181,16 @@ class DayReads:
     def __exit__(self, *exc_info: object) -> None:
         if not self._ended:  # left early (a failure, an interrupt): stop the reads under way
             self._loop.call_soon_threadsafe(self._cancel)
-            while not self._ended:
-                item = self._items.get()
-                if isinstance(item, _Ended):
-                    self._ended = True
-                elif isinstance(item, DayRead):
+            # Waited on the loop's own word, not on its last item: an interrupt may have landed
+            # just after this thread took that item off the queue.
+            self._finished.wait()
+            self._ended = True
+            while True:  # what was handed over and never landed
+                try:
+                    item = self._items.get_nowait()
+                except queue.Empty:
+                    break
+                if isinstance(item, DayRead):
                     item.discard()
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join()
@@ -206,6 +212,7 @@ class DayReads:
         while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
             error = error.exceptions[0]  # the TaskGroups' wrapping (days, a day's windows) of one failure
         self._items.put(_Ended(self._client_counts, error))
+        self._finished.set()
 
     def _release_slot(self) -> None:
         assert self._slots is not None
