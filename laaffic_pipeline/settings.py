@@ -68,6 +68,20 @@ class ClientSettings(dg.Config):
     max_reads: int = Field(
         default=5, ge=2, le=20, description="reads of a window whose pages drift before the run fails"
     )
+    intraday_overlap_min: int = Field(
+        default=60,
+        ge=0,
+        le=1440,
+        description="minutes before the last refresh's end that a refresh of a provisional day reads "
+        "again: a call appears when it ends, under the time it was submitted",
+    )
+    final_lag_min: int = Field(
+        default=60,
+        ge=0,
+        le=1380,
+        description="minutes after a day ends before its read is final (calls still in progress at "
+        "midnight have ended); before that a run merges what the API serves so far",
+    )
     sip_groups: list[str] = Field(
         default=[],
         description="SIP group names, comma-separated: each day is read as one window per group "
@@ -210,6 +224,14 @@ class PipelineSettings(BaseModel):
     schedule_cron: str = Field(
         default="0 2 * * *", description="when the nightly run starts, in the partitions' zone (cron)"
     )
+    intraday_refresh: bool = Field(
+        default=True,
+        description="refresh today's partition on LAAFFIC_INTRADAY_CRON (false: only the nightly run)",
+    )
+    intraday_cron: str = Field(
+        default="*/15 * * * *",
+        description="when today's partition is refreshed, in the partitions' zone (cron)",
+    )
     lookback_days: int = Field(
         default=2, ge=0, le=62, description="days before yesterday the nightly schedule re-fetches"
     )
@@ -233,7 +255,7 @@ class PipelineSettings(BaseModel):
             ) from None
         return name
 
-    @field_validator("schedule_cron")
+    @field_validator("schedule_cron", "intraday_cron")
     @classmethod
     def _valid_cron(cls, value: str) -> str:
         try:  # Dagster's own check of a schedule's cron string

@@ -14,7 +14,7 @@ import dagster as dg
 from laaffic_pipeline.defs.alerts import alert_sensors
 from laaffic_pipeline.defs.daily import laaffic_days_asset
 from laaffic_pipeline.defs.jobs import daily_job
-from laaffic_pipeline.defs.laaffic.schedules import nightly_schedule
+from laaffic_pipeline.defs.laaffic.schedules import intraday_schedule, nightly_schedule
 from laaffic_pipeline.defs.partitions import daily_partitions
 from laaffic_pipeline.defs.resources import pipeline_resources
 from laaffic_pipeline.settings import PipelineSettings
@@ -37,7 +37,7 @@ def build_definitions(
     return dg.Definitions(
         assets=[laaffic_days_asset(settings, partitions)],
         jobs=[daily_job],
-        schedules=[nightly_schedule(settings, partitions)],
+        schedules=[nightly_schedule(settings, partitions), intraday_schedule(settings, partitions)],
         sensors=alert_sensors(settings, partitions, env),
         resources=pipeline_resources(settings, env),
         # One process per run: the step opens the one DuckDB file, which takes a single writer,

@@ -12,7 +12,7 @@ from laaffic_pipeline.alerts.sensors import (
     build_run_failure_alert_sensor,
 )
 from laaffic_pipeline.defs.jobs import DAILY_JOB_NAME
-from laaffic_pipeline.defs.marts.specs import DAILY_COSTS_KEY, FRESHNESS_GRACE_HOURS, mart_freshness
+from laaffic_pipeline.defs.marts.specs import DAILY_COSTS_KEY, FRESHNESS_GRACE_HOURS, nightly_freshness
 from laaffic_pipeline.settings import PipelineSettings
 
 
@@ -26,7 +26,7 @@ def alert_sensors(
         build_check_failure_alert_sensor(enabled=enabled),
         build_late_data_alert_sensor(
             DAILY_COSTS_KEY,
-            mart_freshness(settings),
+            nightly_freshness(settings),
             partitions,
             enabled=enabled,
             deadline_after_cron=settings.schedule_cron,

@@ -7,13 +7,16 @@ materialization and check results in the UI. What happens to the days of a run, 
 everything but the API reads happens on the step's own thread, which alone uses DuckDB and alone
 talks to Dagster:
 
-1. **Plan.** A day the API still serves is read. A day past its two months is never requested:
-   stored, its raw is kept as it is (said on its materialization) and its marts are rebuilt from
-   it; not stored, it is the one failure, naming the day and the floor.
+1. **Plan.** A day the API still serves is read: whole once it is final (it ended
+   ``LAAFFIC_FINAL_LAG_MIN`` ago), else only what is new of it (today: ``defs/laaffic/reading.py``).
+   A day past its two months is never requested: stored, its raw is kept as it is (said on its
+   materialization) and its marts are rebuilt from it; not stored, it is the one failure, naming
+   the day and the floor.
 2. **Read.** ``DayReads`` reads the days in one background thread, several at once through one
    client, and hands over each day once all its windows have settled (and each staged read to
    judge).
-3. **Land.** Each day read is landed in its own transaction (every window's read together),
+3. **Land.** Each day read is landed in its own transaction (every window's read together): a
+   final read replaces the day and is archived, a provisional one is merged into it. Then it is
    judged (page counts, window by window; schema drift) and recorded, one log line a day.
 4. **Build.** Once every day up to some day has settled, the settled days not built yet are
    built a batch of up to ``MARTS_BATCH_DAYS`` at a time: marts rebuilt in one transaction, each
@@ -26,7 +29,7 @@ import time
 from collections.abc import Iterator
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +40,7 @@ from pydantic import Field
 from laaffic_pipeline.api.window import QueryWindow, format_api_time, retention_floor
 from laaffic_pipeline.defs.laaffic.checks import archive_result, page_count_result, schema_drift_result
 from laaffic_pipeline.defs.laaffic.fetching import DayRead, DayReads, DayUnread, Judgment, LogLine
+from laaffic_pipeline.defs.laaffic.reading import DayNotBegunError, plan_read
 from laaffic_pipeline.defs.laaffic.specs import (
     PAGE_COUNT_CHECK,
     RAW_CALL_RECORDS_KEY,
@@ -47,7 +51,13 @@ from laaffic_pipeline.defs.marts.checks import call_facts_results, daily_costs_r
 from laaffic_pipeline.defs.marts.specs import CALL_FACTS_KEY, DAILY_COSTS_KEY, mart_check_specs, mart_specs
 from laaffic_pipeline.defs.metadata import evaluation, markdown_table
 from laaffic_pipeline.defs.partitions import query_window
-from laaffic_pipeline.defs.resources import LaafficApiResource, MartsResource, WarehouseResource
+from laaffic_pipeline.defs.resources import (
+    ClockResource,
+    LaafficApiResource,
+    MartsResource,
+    WarehouseResource,
+    WarehouseSession,
+)
 from laaffic_pipeline.settings import MartsSettings, PipelineSettings
 from laaffic_pipeline.warehouse.analytics import ensure_analytics_file
 from laaffic_pipeline.warehouse.archive import ArchiveError, archive_day, configured_archive_url, verify_day
@@ -57,6 +67,8 @@ from laaffic_pipeline.warehouse.landing import (
     PartitionShrinkError,
     WindowRead,
     ensure_raw_tables,
+    merge_raw_partition,
+    provisional_days_among,
     replace_raw_partition,
     stored_days_among,
 )
@@ -110,9 +122,12 @@ def laaffic_days_asset(
         laaffic: LaafficApiResource,
         duckdb: WarehouseResource,
         marts: MartsResource,
+        clock: ClockResource,
     ) -> Iterator[Event]:
         try:
-            yield from materialize_days(context, config, laaffic, duckdb, marts.settings, partitions)
+            yield from materialize_days(
+                context, config, laaffic, duckdb, marts.settings, partitions, clock.now()
+            )
         except (dg.DagsterExecutionInterruptedError, KeyboardInterrupt) as interrupt:
             # Dagster re-runs an interrupted step that has a retry policy, so the UI's Terminate (or
             # Ctrl-C on `dg launch`) would be followed by the whole range again 30 s later: stop.
@@ -136,6 +151,7 @@ class RunDays:
     unservable: list[str] = field(default_factory=list)  # past the API's two months, nothing stored
     floor: datetime | None = None
     kept_out: dict[str, str] = field(default_factory=dict)  # landed or stored, but not built: why
+    provisional: set[str] = field(default_factory=set)  # read before they were final: merged
     retryable: bool = True  # whether a later try could mend every failure
     built: list[str] = field(default_factory=list)
 
@@ -180,14 +196,15 @@ def materialize_days(
     duckdb: WarehouseResource,
     rules: MartsSettings,
     partitions: dg.DailyPartitionsDefinition,
+    now: datetime,
 ) -> Iterator[Event]:
-    """Steps 1-5 of the module's docstring for the run's days and selection."""
+    """Steps 1-5 of the module's docstring for the run's days and selection, at ``now``."""
     days = RunDays(list(context.partition_keys))
     selected = context.selected_asset_keys
     landing = RAW_CALL_RECORDS_KEY in selected
     building = bool({CALL_FACTS_KEY, DAILY_COSTS_KEY} & selected)
     windows = {key: query_window(partitions.time_window_for_partition_key(key)) for key in days.keys}
-    floor = retention_floor(datetime.now(UTC))
+    floor = retention_floor(now)
     describe_run(context, days.keys)
     started = time.monotonic()
 
@@ -205,13 +222,15 @@ def materialize_days(
                     yield from build_batch(context, warehouse.conn, batch, rules, days.built, exports)
 
         # 1. Plan.
-        to_read = {key: window for key, window in windows.items() if window.start >= floor}
-        expired = [key for key in days.keys if key not in to_read]
+        servable = {key: window for key, window in windows.items() if window.start >= floor}
+        expired = [key for key in days.keys if key not in servable]
+        to_read: dict[str, QueryWindow] = {}
         if not landing:  # the marts alone: every day is as stored; its page check decides
-            to_read = {}
             days.kept_out.update(stored_days_failing_page_check(warehouse.conn, days.keys))
             days.settled.update(days.keys)
-        elif expired:
+        else:
+            to_read = plan_reads(context, warehouse, laaffic, servable, now, days)
+        if landing and expired:
             stored = {day.isoformat() for day in stored_days_among(warehouse.conn, expired)}
             for key in expired:
                 if key in stored:
@@ -221,7 +240,8 @@ def materialize_days(
                 days.settled.add(key)
             days.floor = floor
         if to_read:
-            context.log.info(f"Reading {len(to_read)} day(s) from the API: {laaffic.describe()}")
+            provisional = f" ({len(days.provisional)} provisional)" if days.provisional else ""
+            context.log.info(f"Reading {len(to_read)} day(s){provisional} from the API: {laaffic.describe()}")
         yield from build_ready()
 
         # 2-4. Read, land, build, as the days settle.
@@ -242,7 +262,7 @@ def materialize_days(
                     getattr(context.log, item.level)(item.message)
                     continue
                 if isinstance(item, DayRead):
-                    yield from land_day(context, warehouse.conn, item, windows[item.key], config, days)
+                    yield from land_day(context, warehouse.conn, item, to_read[item.key], config, days, now)
                 elif isinstance(item, DayUnread):
                     days.failed[item.key] = item.reason
                     days.retryable &= item.error.retryable
@@ -299,6 +319,48 @@ def describe_run(context: dg.AssetExecutionContext, keys: list[str]) -> None:
         )
 
 
+def plan_reads(
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseSession,
+    laaffic: LaafficApiResource,
+    servable: dict[str, QueryWindow],
+    now: datetime,
+    days: RunDays,
+) -> dict[str, QueryWindow]:
+    """The window to read of each day the API serves: the whole day once final, else what is new of
+    it since its last refresh (``days.provisional``); a day with nothing new is settled unread."""
+    settings = laaffic.client_settings
+    final_lag = timedelta(minutes=settings.final_lag_min)
+    overlap = timedelta(minutes=settings.intraday_overlap_min)
+    unfinished = [date.fromisoformat(key) for key, window in servable.items() if now < window.end + final_lag]
+    # Only a run with a day not yet final asks the warehouse (opening it) before reading.
+    refreshed = provisional_days_among(warehouse.conn, unfinished) if unfinished else {}
+    to_read = {}
+    for key, window in servable.items():
+        stored = refreshed.get(date.fromisoformat(key))
+        try:
+            plan = plan_read(
+                window,
+                now,
+                final_lag=final_lag,
+                overlap=overlap,
+                read_until=stored.read_until if stored else None,
+            )
+        except DayNotBegunError as error:
+            days.failed[key] = f"not read: {error}"
+            days.retryable = False
+            days.settled.add(key)
+            continue
+        if plan.window is None:
+            context.log.info(f"{key}: nothing new to read since the last refresh, which ended at now")
+            days.settled.add(key)
+            continue
+        to_read[key] = plan.window
+        if not plan.final:
+            days.provisional.add(key)
+    return to_read
+
+
 def judge_stored_day(conn: DuckDBPyConnection, key: str) -> tuple[list[dict[str, Any]], SchemaDrift]:
     """What the warehouse holds of a day, as its raw checks judge it: page figures per window and
     schema drift (of a day just landed, or one kept as stored)."""
@@ -339,20 +401,28 @@ def land_day(
     window: QueryWindow,
     config: DaysConfig,
     days: RunDays,
+    now: datetime,
 ) -> Iterator[Event]:
-    """Replace the day's raw with its reads (one per window) in one transaction, judge what landed,
-    record it."""
+    """Land the day's reads (one per window) in one transaction, judge what landed, record it: a
+    final read replaces the day, a provisional one (``days.provisional``) is merged into it."""
+    final = day.key not in days.provisional
+    reads = [
+        WindowRead(read.staged, window.str_time, window.end_time, read.reads, group)
+        for group, read in day.reads.items()
+    ]
     try:
-        landed = replace_raw_partition(
-            conn,
-            date.fromisoformat(day.key),
-            [
-                WindowRead(read.staged, window.str_time, window.end_time, read.reads, group)
-                for group, read in day.reads.items()
-            ],
-            allow_fewer_rows=config.allow_fewer_rows,
-            prepared=True,
-        )
+        if final:
+            landed = replace_raw_partition(
+                conn,
+                date.fromisoformat(day.key),
+                reads,
+                allow_fewer_rows=config.allow_fewer_rows,
+                prepared=True,
+            )
+        else:
+            landed = merge_raw_partition(
+                conn, date.fromisoformat(day.key), reads, window.end, refreshed_at=now, prepared=True
+            )
     except PartitionShrinkError as error:
         days.failed[day.key] = str(error)
         days.retryable = False
@@ -374,13 +444,19 @@ def land_day(
         for group, figures in windows.items()
         if group
     )
+    how = (
+        "landed"
+        if final
+        else f"provisional, read up to {window.end_time}: merged {summary['records_received']} into"
+    )
     context.log.info(
-        f"{day.key}: landed {landed.rows_after} records from {summary['pages_fetched']} pages in "
+        f"{day.key}: {how} {landed.rows_after} records from {summary['pages_fetched']} pages in "
         f"{summary['reads']} read(s), {requests.sent} requests, {day.seconds:.1f}s "
         f"({done} of {len(days.keys)}){per_group}"
     )
     grouped = any(day.reads)
     metadata: dict[str, Any] = {
+        "is_final": final,
         "window": f"{window.str_time} .. {window.end_time}",
         **summary,
         "duplicates_dropped": summary["records_received"] - landed.rows_after,
@@ -391,14 +467,15 @@ def land_day(
         "requests_sent": requests.sent,
         "request_retries": requests.retries,
         "requests_throttled": requests.throttled,
-        "rows_replaced": landed.rows_before,
+        ("rows_replaced" if final else "rows_before_merge"): landed.rows_before,
         "dagster/row_count": landed.rows_after,
     }
     if grouped:
         metadata["by_sip_group"] = dg.MetadataValue.json(windows)
     yield dg.AssetMaterialization(asset_key=RAW_CALL_RECORDS_KEY, partition=day.key, metadata=metadata)
     yield from record_raw_checks(day.key, stored, drift, days)
-    yield archive_and_verify(context, conn, day.key)
+    if final:  # a provisional day changes at every refresh: archived once, when final
+        yield archive_and_verify(context, conn, day.key)
 
 
 def archive_and_verify(context: dg.AssetExecutionContext, conn: DuckDBPyConnection, key: str) -> Event:

@@ -4,6 +4,9 @@ Dagster owns the calendar: a partition's window is ``context.partition_time_wind
 ``time_window_for_partition_key``), ``[00:00, next 00:00)`` local time, 23 or 25 hours on a DST
 day. Nothing else in the pipeline derives a day's bounds.
 
+Today is the last partition (``end_offset=1``): materialized before it is final, it is read up to
+now and marked provisional (``defs/laaffic/reading.py``).
+
 The list never moves at its start: its first day is recorded beside the warehouse the first time
 the definitions load for it (``<warehouse>.first-partition``, a one-line text file), so the same
 code, settings and warehouse give the same partitions whatever day they load; new days appear at
@@ -109,8 +112,13 @@ def first_partition(settings: PipelineSettings, now: datetime) -> date:
 
 
 def daily_partitions(settings: PipelineSettings, now: datetime | None = None) -> dg.DailyPartitionsDefinition:
-    """The daily partitions of ``settings``' warehouse, from its first partition to the last whole day."""
+    """The daily partitions of ``settings``' warehouse, from its first partition to today."""
     first = first_partition(settings, now or datetime.now(UTC))
     return dg.DailyPartitionsDefinition(
-        start_date=first.isoformat(), timezone=settings.timezone, fmt="%Y-%m-%d"
+        start_date=first.isoformat(), timezone=settings.timezone, fmt="%Y-%m-%d", end_offset=1
     )
+
+
+def complete_day_keys(partitions: dg.DailyPartitionsDefinition, now: datetime) -> list[str]:
+    """The partitions whose day has ended at ``now`` (every key but today's), oldest first."""
+    return partitions.get_partition_keys(current_time=now)[:-1]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import dagster as dg
@@ -34,7 +35,14 @@ class LaafficApiResource(dg.ConfigurableResource):
 
     def client(self, log: logging.Logger | Any = None) -> LaafficClient:
         # The step's settings, not the client's: how many reads, days at once, and which windows.
-        step_settings = {"base_url", "max_reads", "days_in_flight", "sip_groups"}
+        step_settings = {
+            "base_url",
+            "max_reads",
+            "days_in_flight",
+            "sip_groups",
+            "intraday_overlap_min",
+            "final_lag_min",
+        }
         options = self.client_settings.model_dump(exclude=step_settings)
         return LaafficClient(
             Credentials(self.api_key, self.api_secret), self.client_settings.base_url, log=log, **options
@@ -155,6 +163,32 @@ class WarehouseSession:
         self._conn = None
 
 
+class ClockResource(dg.ConfigurableResource):
+    """What the step takes as "now": which days are final, how far today is read, the retention
+    floor. The machine's clock unless ``at`` pins an instant (a test driving one clock for the
+    pipeline and the simulator; re-running a refresh as of a moment)."""
+
+    at: str = Field(
+        default="",
+        description="An ISO-8601 instant with its offset, e.g. 2026-12-02T13:00:00+00:00; empty: the "
+        "machine's clock.",
+    )
+
+    def now(self) -> datetime:
+        if not self.at:
+            return datetime.now(UTC)
+        try:
+            moment = datetime.fromisoformat(self.at)
+        except ValueError:
+            moment = None
+        if moment is None or moment.utcoffset() is None:
+            raise dg.Failure(
+                f"The clock resource's 'at' is {self.at!r}: use an ISO-8601 instant with its offset, "
+                "e.g. 2026-12-02T13:00:00+00:00, or leave it empty for the machine's clock"
+            )
+        return moment.astimezone(UTC)
+
+
 class MartsResource(dg.ConfigurableResource):
     """How the marts are built and judged; a run may override these in its config (launchpad)."""
 
@@ -179,6 +213,7 @@ def pipeline_resources(settings: PipelineSettings, env: Mapping[str, str]) -> di
         ),
         "duckdb": WarehouseResource.from_settings(settings.warehouse),
         "marts": MartsResource(settings=settings.marts),
+        "clock": ClockResource(),
         ALERTS_RESOURCE_KEY: AlertResource(
             settings=settings.alerts,
             webhook_url=_secret("LAAFFIC_ALERT_WEBHOOK_URL", env),

@@ -44,12 +44,15 @@ class CostAnomalies:
     history_days: int  # built days among the HISTORY_DAYS before ``day``
     groups: list[dict[str, Any]]  # rows of check_daily_costs_anomalies.sql
     flagged: list[dict[str, Any]]  # one per group and metric outside the band
+    final: bool = True  # a provisional day's figures are partial: judged once it is final
 
     @property
     def judged(self) -> bool:
-        return self.history_days >= MIN_HISTORY_DAYS
+        return self.final and self.history_days >= MIN_HISTORY_DAYS
 
     def summary(self) -> str:
+        if not self.final:
+            return f"not judged: {self.day} is provisional (its figures so far); it is judged once final"
         if not self.judged:
             return (
                 f"not judged: {self.history_days} built days in the {HISTORY_DAYS} before {self.day} "
@@ -96,5 +99,6 @@ def cost_anomalies(conn: duckdb.DuckDBPyConnection, day: date, band: float = DEF
     """Judge ``day`` of ``marts.daily_costs`` against its trailing ``HISTORY_DAYS`` days."""
     groups = query_rows(conn, "check_daily_costs_anomalies", {"call_date": day, "history_days": HISTORY_DAYS})
     history_days = groups[0]["history_days"] if groups else 0
-    flagged = flag(groups, band) if history_days >= MIN_HISTORY_DAYS else []
-    return CostAnomalies(day, band, history_days, groups, flagged)
+    final = not query_rows(conn, "provisional_days_among", {"days": [day]})
+    flagged = flag(groups, band) if final and history_days >= MIN_HISTORY_DAYS else []
+    return CostAnomalies(day, band, history_days, groups, flagged, final)

@@ -1,7 +1,10 @@
-"""Replace one partition of the raw tables with its staged reads, in a single transaction.
+"""Land one partition of the raw tables from its staged reads, in a single transaction.
 
 A day is one window of every SIP group, or one window per group listed in ``LAAFFIC_SIP_GROUPS``;
-either way its windows' reads replace the stored day together, or nothing changes.
+either way its windows' reads land together, or nothing changes. A final read replaces the stored
+day (``replace_raw_partition``); a provisional refresh of a day not yet final merges into it
+(``merge_raw_partition``): records read again replace their stored copies, the rest are kept, and
+``raw.provisional_days`` says up to when the day was read.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 import duckdb
 
@@ -21,6 +24,22 @@ from laaffic_pipeline.warehouse.tables import RAW_CALL_RECORDS
 def stored_days_among(conn: duckdb.DuckDBPyConnection, days: Sequence[date]) -> list[date]:
     """Which of ``days`` the warehouse holds raw records or pages of, oldest first."""
     return [row["partition_date"] for row in query_rows(conn, "stored_days_among", {"days": list(days)})]
+
+
+@dataclass(frozen=True)
+class ProvisionalDay:
+    """A day landed from reads made before it was final: read up to ``read_until``."""
+
+    read_until: datetime
+    refreshes: int
+
+
+def provisional_days_among(
+    conn: duckdb.DuckDBPyConnection, days: Sequence[date]
+) -> dict[date, ProvisionalDay]:
+    """Which of ``days`` are provisional, with the end of their latest refresh's window."""
+    rows = query_rows(conn, "provisional_days_among", {"days": list(days)})
+    return {row["partition_date"]: ProvisionalDay(row["read_until"], row["refreshes"]) for row in rows}
 
 
 def ensure_raw_tables(conn: duckdb.DuckDBPyConnection) -> None:
@@ -84,7 +103,7 @@ def replace_raw_partition(
     window, with ``str_time``/``end_time`` (the window exactly as sent) and ``reads``. Refuses (and
     rolls back) a replacement that would leave fewer rows than stored unless ``allow_fewer_rows``:
     past the API's retention the warehouse holds the only copy. ``prepared``: the raw tables exist
-    already (the step made them when it opened the warehouse).
+    already (the step made them when it opened the warehouse). The day is final afterwards.
     """
     if isinstance(staged, StagedNdjsonRead):
         if str_time is None or end_time is None or reads is None:
@@ -94,15 +113,78 @@ def replace_raw_partition(
         raise TypeError("window reads carry their own str_time, end_time and reads")
     else:
         windows = staged
+    _prepare_landing(conn, windows, prepared)
+    day = {"partition_date": partition_date}
+    with landing_settings(conn):
+        return _replace(conn, day, windows, allow_fewer_rows)
+
+
+def merge_raw_partition(
+    conn: duckdb.DuckDBPyConnection,
+    partition_date: date,
+    windows: Sequence[WindowRead],
+    read_until: datetime,
+    *,
+    refreshed_at: datetime,
+    prepared: bool = False,
+) -> LandedPartition:
+    """Merge a provisional refresh (``windows``: the part of the day it read, up to ``read_until``)
+    into the stored day in one transaction: records read again replace their stored copies, every
+    other stored record is kept (so the day never shrinks), the refresh's pages replace the day's,
+    and the day is recorded as provisional up to ``read_until``."""
+    _prepare_landing(conn, windows, prepared)
+    day = {"partition_date": partition_date}
+    with landing_settings(conn):
+        conn.begin()
+        try:
+            rows_before = _count(conn, partition_date)
+            run_sql(conn, "merge_raw_records", {**day, **_records_params(windows)})
+            _insert_pages(conn, day, windows)
+            run_sql(
+                conn,
+                "mark_provisional_day",
+                {**day, "read_until": read_until, "refreshed_at": refreshed_at},
+            )
+            rows_after = _count(conn, partition_date)
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+    return LandedPartition(rows_before, rows_after)
+
+
+def _prepare_landing(conn: duckdb.DuckDBPyConnection, windows: Sequence[WindowRead], prepared: bool) -> None:
     groups = [window.sip_group_name for window in windows]
     if not windows or len(set(groups)) != len(groups):
         raise ValueError(f"a day lands one read per window, each group once; got groups {groups}")
     if not prepared:
         ensure_raw_tables(conn)
     run_sql(conn, "staged_read_macros")
-    day = {"partition_date": partition_date}
-    with landing_settings(conn):
-        return _replace(conn, day, windows, allow_fewer_rows)
+
+
+def _records_params(windows: Sequence[WindowRead]) -> dict[str, list[str]]:
+    return {
+        "records_paths": [str(window.staged.records_path) for window in windows],
+        "sip_group_names": [window.sip_group_name for window in windows],
+    }
+
+
+def _insert_pages(
+    conn: duckdb.DuckDBPyConnection, day: dict[str, date], windows: Sequence[WindowRead]
+) -> None:
+    for window in windows:
+        run_sql(
+            conn,
+            "insert_raw_pages",
+            {
+                **day,
+                "pages_path": str(window.staged.pages_path),
+                "str_time": window.str_time,
+                "end_time": window.end_time,
+                "reads": window.reads,
+                "sip_group_name": window.sip_group_name,
+            },
+        )
 
 
 def _replace(
@@ -112,29 +194,14 @@ def _replace(
     allow_fewer_rows: bool,
 ) -> LandedPartition:
     partition_date = day["partition_date"]
-    records = {
-        "records_paths": [str(window.staged.records_path) for window in windows],
-        "sip_group_names": [window.sip_group_name for window in windows],
-    }
+    records = _records_params(windows)
     conn.begin()
     try:
         rows_before = _count(conn, partition_date)
         run_sql(conn, "delete_raw_partition", day)
         statement = "insert_distinct_raw_records" if _all_distinct(conn, windows) else "insert_raw_records"
         run_sql(conn, statement, {**day, **records})
-        for window in windows:
-            run_sql(
-                conn,
-                "insert_raw_pages",
-                {
-                    **day,
-                    "pages_path": str(window.staged.pages_path),
-                    "str_time": window.str_time,
-                    "end_time": window.end_time,
-                    "reads": window.reads,
-                    "sip_group_name": window.sip_group_name,
-                },
-            )
+        _insert_pages(conn, day, windows)
         rows_after = _count(conn, partition_date)
         if rows_after < rows_before and not allow_fewer_rows:
             raise PartitionShrinkError(

@@ -2,6 +2,7 @@
 
 RAW_CALL_RECORDS = "raw.call_records"
 RAW_CALL_RECORD_PAGES = "raw.call_record_pages"
+RAW_PROVISIONAL_DAYS = "raw.provisional_days"
 MARTS_CALL_FACTS = "marts.call_facts"
 MARTS_DAILY_COSTS = "marts.daily_costs"
 MARTS_DAILY_COSTS_BY_CURRENCY = "marts.daily_costs_by_currency"

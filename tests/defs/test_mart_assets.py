@@ -45,13 +45,36 @@ def test_call_facts_of_a_day_declares_the_raw_day_before_it_reads():
 
 
 @pytest.mark.parametrize("key", [CALL_FACTS_KEY, DAILY_COSTS_KEY])
-def test_each_mart_is_partitioned_grouped_and_fresh_daily(key):
+def test_each_mart_is_partitioned_grouped_and_fresh_within_the_refresh_cadence(key):
     spec = specs()[key]
     assert spec.partitions_def.timezone == "Asia/Shanghai"
     assert spec.group_name == "marts"
     assert spec.kinds == {"duckdb"}
+    # Refreshed every 15 minutes by default: a warning past one cadence plus 5 minutes of run
+    # time, a failure past two.
+    assert spec.freshness_policy == FreshnessPolicy.time_window(
+        fail_window=timedelta(minutes=35), warn_window=timedelta(minutes=20)
+    )
+
+
+def test_a_refresh_every_hour_on_working_days_allows_the_weekend(monkeypatch):
+    set_pipeline_env(
+        monkeypatch,
+        {"timezone": "Asia/Shanghai", "start_date": "2026-01-01", "intraday_cron": "0 8-18 * * 1-5"},
+    )
+    # Friday 18:00 to Monday 08:00 is the longest gap: 62 hours.
+    assert specs()[DAILY_COSTS_KEY].freshness_policy == FreshnessPolicy.time_window(
+        fail_window=timedelta(hours=124, minutes=5), warn_window=timedelta(hours=62, minutes=5)
+    )
+
+
+@pytest.mark.parametrize("key", [CALL_FACTS_KEY, DAILY_COSTS_KEY])
+def test_without_the_intraday_refresh_each_mart_is_due_daily(monkeypatch, key):
+    set_pipeline_env(
+        monkeypatch, {"timezone": "Asia/Shanghai", "start_date": "2026-01-01", "intraday_refresh": "false"}
+    )
     # Due by 06:00 local each day, materialized within the 24 h before: a missed day shows as failing.
-    assert spec.freshness_policy == FreshnessPolicy.cron(
+    assert specs()[key].freshness_policy == FreshnessPolicy.cron(
         deadline_cron="0 6 * * *", lower_bound_delta=timedelta(hours=24), timezone="Asia/Shanghai"
     )
 

@@ -70,7 +70,7 @@ def test_the_partitions_do_not_move_when_the_definitions_load_on_later_days(tmp_
         keys_later = later.get_partition_keys()
     assert keys_then[0] == "2026-10-01"
     assert keys_later[: len(keys_then)] == keys_then  # nothing disappears at the start
-    assert keys_later[-1] == "2027-01-13"  # new days appear at the end
+    assert keys_later[-1] == "2027-01-14"  # new days appear at the end, today the last
     assert much_later.start == before.start
     assert (tmp_path / "data" / "laaffic.first-partition").read_text().splitlines()[-1] == "2026-10-01"
 

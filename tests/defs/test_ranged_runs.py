@@ -46,7 +46,7 @@ def fact_days(pipeline) -> dict[str, int]:
 def test_a_range_east_of_utc_lands_each_local_day_with_its_own_results(monkeypatch, tmp_path, make_simulator):
     simulator = make_simulator(records_per_day=300)
     pipeline = make_pipeline(monkeypatch, tmp_path, simulator, timezone="Asia/Kolkata", page_size=40)
-    days = pipeline.partitions_def.get_partition_keys()[-3:]
+    days = pipeline.complete_days[-3:]
 
     result = pipeline.run_range(days[0], days[-1])
 
@@ -92,7 +92,7 @@ def test_a_range_builds_each_batch_of_marts_while_the_days_after_it_are_still_be
 
     simulator = make_simulator(records_per_day=120, sleep=sleep, latency_ms=1)
     pipeline = make_pipeline(monkeypatch, tmp_path, simulator, days_in_flight=1, page_size=40)
-    days = pipeline.partitions_def.get_partition_keys()[-8:]
+    days = pipeline.complete_days[-8:]
     pages = {
         day: max(1, math.ceil(len(simulator.records_for_local_day(date.fromisoformat(day), "UTC")) / 40))
         for day in days
@@ -142,7 +142,7 @@ def test_a_failure_while_building_the_marts_stops_the_reads_still_under_way(
 
     simulator = make_simulator(records_per_day=120, sleep=sleep, latency_ms=1)
     pipeline = make_pipeline(monkeypatch, tmp_path, simulator, days_in_flight=1)
-    days = pipeline.partitions_def.get_partition_keys()[-10:]
+    days = pipeline.complete_days[-10:]
     first_week_requests = sum(
         max(1, math.ceil(len(simulator.records_for_local_day(date.fromisoformat(day), "UTC")) / 100))
         for day in days[:7]
@@ -186,7 +186,7 @@ def test_a_day_failing_its_page_check_stays_out_of_the_marts_while_the_rest_of_t
 ):
     simulator = make_simulator(records_per_day=200)
     pipeline = make_pipeline(monkeypatch, tmp_path, simulator)
-    days = pipeline.partitions_def.get_partition_keys()[-3:]
+    days = pipeline.complete_days[-3:]
     bad = days[1]
     simulator.faults = FaultConfig(total_delta=7, total_delta_day=bad)
 
@@ -339,7 +339,7 @@ def test_the_marts_alone_restate_stored_days_in_another_cost_currency_without_th
 ):
     simulator = make_simulator(records_per_day=150)
     pipeline = make_pipeline(monkeypatch, tmp_path, simulator)
-    days = pipeline.partitions_def.get_partition_keys()[-2:]
+    days = pipeline.complete_days[-2:]
     assert pipeline.run_range(days[0], days[-1]).success
     assert {c for (c,) in pipeline.query("SELECT DISTINCT currency FROM marts.daily_costs")} == {"EUR", "USD"}
     simulator.reset_counters()

@@ -70,8 +70,7 @@ def test_rematerializing_a_partition_replaces_it_without_duplicates(monkeypatch,
 
 def test_other_partitions_are_untouched_by_a_neighbours_run(monkeypatch, tmp_path, simulator):
     pipeline = make_pipeline(monkeypatch, tmp_path, simulator)
-    keys = pipeline.defs.resolve_job_def("laaffic_daily").partitions_def.get_partition_keys()
-    day, previous = keys[-1], keys[-2]
+    previous, day = pipeline.complete_days[-2:]
     assert pipeline.run(previous, RAW_ONLY).success
     before = landed(pipeline, previous)
     assert pipeline.run(day, RAW_ONLY).success

@@ -24,7 +24,7 @@ def test_restore_rebuilds_a_deleted_warehouse_from_the_archive_alone(
 ):
     simulator = make_simulator(records_per_day=150)
     pipeline = make_pipeline(monkeypatch, tmp_path, simulator, archive_url=tmp_path / "archive")
-    days = pipeline.partitions_def.get_partition_keys()[-3:]
+    days = pipeline.complete_days[-3:]
     assert pipeline.run_range(days[0], days[-1]).success
     raw_before, pages_before = pipeline.query(RAW), pipeline.query(PAGES)
     truth = {day: simulator.records_for_local_day(date.fromisoformat(day), "UTC") for day in days}

@@ -179,7 +179,7 @@ def run_scenario(
     with drill_environment(), simulator_environment(records_per_day=records_per_day) as simulator:
         job, zone = build_drill_job(simulator.base_url, database, {"timezone": timezone, **scenario.settings})
         assert job.partitions_def is not None
-        day = job.partitions_def.get_last_partition_key()
+        day = job.partitions_def.get_partition_keys()[-2]  # yesterday: today is provisional
         with DagsterInstance.ephemeral() as instance:
 
             def run() -> ExecuteInProcessResult:

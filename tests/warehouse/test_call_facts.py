@@ -69,6 +69,7 @@ def test_the_doc_sample_record_is_typed_and_reconciled(conn, tmp_path):
         "cost_mismatch": True,
         "quality_flags": ["invalid_post_dial_delay_s"],
         "fetched_at": FETCHED_AT,
+        "is_final": True,  # landed whole: no provisional refresh of the day
     }
 
 

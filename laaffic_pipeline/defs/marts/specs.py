@@ -3,9 +3,12 @@
 Functions of the partitions and settings, which the definitions build when they load.
 """
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from itertools import islice
+from zoneinfo import ZoneInfo
 
 import dagster as dg
+from dagster._utils.schedules import cron_string_iterator
 
 from laaffic_pipeline.defs.laaffic.specs import RAW_CALL_RECORDS_KEY
 from laaffic_pipeline.defs.metadata import table_metadata
@@ -39,9 +42,42 @@ def freshness_deadline_cron(schedule_cron: str) -> str:
     return "0 6 * * *"
 
 
+INTRADAY_FRESHNESS_SLACK = timedelta(minutes=5)
+"""Added to the intra-day cadence for a refresh's own run time before the UI warns."""
+
+
+def longest_gap(cron: str, timezone: str, *, most_ticks: int = 2_000) -> timedelta:
+    """The longest time between two ticks of ``cron`` over a week (``*/15 * * * *``: 15 minutes;
+    one restricted to working hours: the night or the weekend), looking at ``most_ticks`` at most
+    (a cron every minute is not walked for a whole week at every load)."""
+    # Dagster's own cron walker (what its schedules use), so the zone and DST read as they do there.
+    start = datetime(2026, 1, 5, tzinfo=ZoneInfo(timezone))
+    ticks = cron_string_iterator(start.timestamp(), cron, timezone)
+    previous, gap = next(ticks), timedelta(0)
+    for tick in islice(ticks, most_ticks):
+        gap = max(gap, tick - previous)
+        if tick - start > timedelta(days=8):
+            break
+        previous = tick
+    return gap
+
+
 def mart_freshness(settings: PipelineSettings) -> dg.FreshnessPolicy:
-    """By the deadline, the marts should have been rebuilt within the day before it, or the UI marks
-    them as failing freshness (a missed night)."""
+    """With the intra-day refresh on, the marts should have been rebuilt within the refresh's cadence
+    (plus its run time: a warning) or two (a failure): today's calls reach them that fast. Without
+    it, by the nightly deadline they should have been rebuilt within the day before it, or the UI
+    marks them as failing freshness (a missed night)."""
+    if settings.intraday_refresh:
+        cadence = longest_gap(settings.intraday_cron, settings.timezone)
+        return dg.FreshnessPolicy.time_window(
+            fail_window=2 * cadence + INTRADAY_FRESHNESS_SLACK, warn_window=cadence + INTRADAY_FRESHNESS_SLACK
+        )
+    return nightly_freshness(settings)
+
+
+def nightly_freshness(settings: PipelineSettings) -> dg.FreshnessPolicy:
+    """By the nightly deadline, the marts should have been rebuilt within the day before it (the
+    late-data alert's rule, whether or not today is refreshed too)."""
     return dg.FreshnessPolicy.cron(
         deadline_cron=freshness_deadline_cron(settings.schedule_cron),
         lower_bound_delta=timedelta(hours=24),

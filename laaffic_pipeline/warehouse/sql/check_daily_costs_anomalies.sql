@@ -1,11 +1,12 @@
 -- One day of marts.daily_costs per currency and SIP group, beside the median and the median
 -- absolute deviation (MAD) of the same figures over the $history_days days before it. A history
--- day is a day with rows in marts.daily_costs (a day that was built); on such a day a group
--- without calls counts as 0 calls and 0 cost. Figures are DOUBLE: this is a statistic, not money.
+-- day is a final day with rows in marts.daily_costs (a day that was built; a provisional day's
+-- figures are partial); on such a day a group without calls counts as 0 calls and 0 cost. Figures are DOUBLE: this is a statistic, not money.
 WITH history_days AS (
     SELECT DISTINCT call_date
     FROM marts.daily_costs
     WHERE call_date >= $call_date::DATE - $history_days::INTEGER AND call_date < $call_date::DATE
+        AND is_final
 ),
 all_days AS (
     SELECT call_date FROM history_days

@@ -44,7 +44,8 @@ CREATE TABLE IF NOT EXISTS marts.call_facts (
     charged_duration_mismatch BOOLEAN,
     cost_mismatch             BOOLEAN,
     quality_flags             VARCHAR[] NOT NULL,
-    fetched_at                TIMESTAMPTZ NOT NULL
+    fetched_at                TIMESTAMPTZ NOT NULL,
+    is_final                  BOOLEAN NOT NULL
 );
 COMMENT ON TABLE marts.call_facts IS
     'One row per call, typed from the raw JSON: each voice id once in the whole table (a record without one is its own row).';
@@ -97,6 +98,8 @@ COMMENT ON COLUMN marts.call_facts.cost_mismatch IS
 COMMENT ON COLUMN marts.call_facts.quality_flags IS
     'One name per problem (missing_<field>, invalid_<field>, <duration>_as_string); [] when clean.';
 COMMENT ON COLUMN marts.call_facts.fetched_at IS 'When the raw page carrying the record was received.';
+COMMENT ON COLUMN marts.call_facts.is_final IS
+    'false while the day is provisional (today, or a day read before it ended plus LAAFFIC_FINAL_LAG_MIN: calls may still arrive); true once its final read landed.';
 
 CREATE TABLE IF NOT EXISTS marts.daily_costs (
     call_date                DATE NOT NULL,
@@ -122,7 +125,8 @@ CREATE TABLE IF NOT EXISTS marts.daily_costs (
     cost_difference          DECIMAL(38, 6),
     unpriced_calls           BIGINT NOT NULL,
     cost_mismatch_calls      BIGINT NOT NULL,
-    flagged_calls            BIGINT NOT NULL
+    flagged_calls            BIGINT NOT NULL,
+    is_final                 BOOLEAN NOT NULL
 );
 COMMENT ON TABLE marts.daily_costs IS
     'One row per day, sip_group_name, phone_name, country and currency (the money''s), from that day''s call facts.';
@@ -151,6 +155,8 @@ COMMENT ON COLUMN marts.daily_costs.cost_difference IS
 COMMENT ON COLUMN marts.daily_costs.unpriced_calls IS 'Calls whose cost or expected_cost is unknown.';
 COMMENT ON COLUMN marts.daily_costs.cost_mismatch_calls IS 'Calls with cost_mismatch.';
 COMMENT ON COLUMN marts.daily_costs.flagged_calls IS 'Calls with at least one quality flag.';
+COMMENT ON COLUMN marts.daily_costs.is_final IS
+    'false while the day is provisional (its figures so far; they grow until the final read); true once final.';
 
 -- Dashboards: one row per day and currency. Ratios are recomputed from the summed parts, never
 -- averaged; counts stay BIGINT (a plain sum of BIGINT would widen to HUGEINT).
@@ -175,7 +181,8 @@ SELECT
     sum(cost_difference) AS cost_difference,
     sum(unpriced_calls)::BIGINT AS unpriced_calls,
     sum(cost_mismatch_calls)::BIGINT AS cost_mismatch_calls,
-    sum(flagged_calls)::BIGINT AS flagged_calls
+    sum(flagged_calls)::BIGINT AS flagged_calls,
+    bool_and(is_final) AS is_final
 FROM marts.daily_costs
 GROUP BY call_date, currency;
 COMMENT ON VIEW marts.daily_costs_by_currency IS
@@ -202,3 +209,4 @@ COMMENT ON COLUMN marts.daily_costs_by_currency.cost_difference IS
 COMMENT ON COLUMN marts.daily_costs_by_currency.unpriced_calls IS 'Calls whose cost or expected_cost is unknown.';
 COMMENT ON COLUMN marts.daily_costs_by_currency.cost_mismatch_calls IS 'Calls with cost_mismatch.';
 COMMENT ON COLUMN marts.daily_costs_by_currency.flagged_calls IS 'Calls with at least one quality flag.';
+COMMENT ON COLUMN marts.daily_costs_by_currency.is_final IS 'false while the day is provisional; true once final.';

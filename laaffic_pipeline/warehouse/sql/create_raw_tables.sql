@@ -59,3 +59,17 @@ COMMENT ON COLUMN raw.call_record_pages.end_time IS 'Window end exactly as sent.
 COMMENT ON COLUMN raw.call_record_pages.reads IS 'Reads of the window needed for a stable result.';
 COMMENT ON COLUMN raw.call_record_pages.sip_group_name IS
     'sipGroupName of the window the page belongs to (one of LAAFFIC_SIP_GROUPS); empty: a window of every group, unfiltered.';
+
+CREATE TABLE IF NOT EXISTS raw.provisional_days (
+    partition_date DATE NOT NULL PRIMARY KEY,
+    read_until     TIMESTAMPTZ NOT NULL,
+    refreshes      INTEGER NOT NULL,
+    refreshed_at   TIMESTAMPTZ NOT NULL
+);
+COMMENT ON TABLE raw.provisional_days IS
+    'One row per day landed from reads made before it was final (the day had not ended, or ended less than LAAFFIC_FINAL_LAG_MIN ago): its raw holds the calls the API served up to read_until. The day''s final read removes the row; a day without one is final.';
+COMMENT ON COLUMN raw.provisional_days.partition_date IS 'Local day, still provisional.';
+COMMENT ON COLUMN raw.provisional_days.read_until IS
+    'End of the latest refresh''s window: the next refresh reads from here minus LAAFFIC_INTRADAY_OVERLAP_MIN.';
+COMMENT ON COLUMN raw.provisional_days.refreshes IS 'Refreshes merged into the day so far.';
+COMMENT ON COLUMN raw.provisional_days.refreshed_at IS 'When the latest refresh was landed.';

@@ -248,5 +248,7 @@ SELECT
         ],
         lambda flag: flag IS NOT NULL
     ) AS quality_flags,
-    fetched_at
+    fetched_at,
+    -- Provisional while raw.provisional_days lists the day (read before it was final).
+    call_date NOT IN (SELECT partition_date FROM raw.provisional_days) AS is_final
 FROM reconciled;

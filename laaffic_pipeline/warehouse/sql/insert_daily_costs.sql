@@ -26,7 +26,8 @@ SELECT
     sum(cost - expected_cost) AS cost_difference,
     count(*) FILTER (WHERE cost IS NULL OR expected_cost IS NULL) AS unpriced_calls,
     count(*) FILTER (WHERE cost_mismatch) AS cost_mismatch_calls,
-    count(*) FILTER (WHERE len(quality_flags) > 0) AS flagged_calls
+    count(*) FILTER (WHERE len(quality_flags) > 0) AS flagged_calls,
+    bool_and(is_final) AS is_final
 FROM marts.call_facts
 WHERE call_date IN (SELECT unnest($days::DATE[]))
 GROUP BY call_date, sip_group_name, phone_name, country, cost_currency;

@@ -1,6 +1,8 @@
 -- Figures for one landed partition, one row per window (sip_group_name; '' unfiltered), in group
 -- order: what the API reported for that window against what was stored from it. Each window is its
 -- own page-count unit: its pages, its total, the records landed from it. No row: nothing stored.
+-- A provisional day (raw.provisional_days) stores its latest refresh's pages, so its window is
+-- judged against the records that refresh landed (fetched since its first page), not the whole day.
 WITH
     pages AS (
         SELECT
@@ -20,8 +22,16 @@ WITH
             count(*) AS records_landed,
             count(DISTINCT voice_id) AS distinct_voice_ids,
             count(*) FILTER (WHERE voice_id IS NULL) AS records_without_voice_id
-        FROM raw.call_records
+        FROM raw.call_records AS r
         WHERE partition_date = $partition_date
+            AND (
+                NOT EXISTS (SELECT 1 FROM raw.provisional_days WHERE partition_date = $partition_date)
+                OR fetched_at >= (
+                    SELECT min(p.fetched_at)
+                    FROM raw.call_record_pages AS p
+                    WHERE p.partition_date = $partition_date AND p.sip_group_name = r.sip_group_name
+                )
+            )
         GROUP BY sip_group_name
     )
 SELECT
