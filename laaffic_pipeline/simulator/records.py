@@ -356,7 +356,13 @@ def _day_runs(
         merged = sorted([*base[low:high], *extra], key=sort_key)
         ended = [row for row in merged if row.hangup <= as_of]
         return (_Run(ended, 0, len(ended)),)
-    settled = bisect_right(base, as_of - MAX_CALL_SPAN_S, key=_SUBMIT)  # the rows before have ended
+    # The rows before ``settled`` have ended; on a past day, all of them.
+    settled_by = as_of - MAX_CALL_SPAN_S
+    settled = (
+        len(base)
+        if not base or base[-1].submit <= settled_by
+        else bisect_right(base, settled_by, key=_SUBMIT)
+    )
     if high <= settled:
         return (_Run(base, low, high),)  # a past day: no row to look at
     # Times are whole seconds, so "ended by as_of" is "ended by its second".
