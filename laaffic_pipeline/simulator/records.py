@@ -7,6 +7,12 @@ zone (23 h and 25 h DST days included) is just the UTC days it overlaps, filtere
 Rows are kept compact (epoch seconds, shared catalog strings) and rendered to the API's JSON shape
 only when served, which keeps a day of 100,000 records cheap to generate and to hold.
 
+A call is served once it has ended: ``window_rows``/``window_slice`` take ``as_of`` (Unix seconds)
+and keep the rows whose ``hangupTime`` is at or before it, while window membership stays by
+``submitTime``. Every call ends within ``MAX_CALL_SPAN_S`` of its submission, so only the rows
+submitted in the last ``MAX_CALL_SPAN_S`` before ``as_of`` are looked at one by one (once per clock
+second, cached); a past day costs two more bisections.
+
 Unanswered calls: ``answerTime`` is ``""``, ``callDuration``/``chargedDuration`` are 0, ``cost`` is
 ``"0"`` and ``recordingFileId`` is ``""``. Calls refused before the phone rang (404, 486, 503)
 also carry ``ringingTime`` ``""``. ``submitTime``, ``callTime`` and ``hangupTime`` are always set,
@@ -31,6 +37,10 @@ SECONDS_PER_DAY = 86_400
 # voiceId suffixes from here on belong to late arrivals, so they never collide with a day's own.
 LATE_INDEX_BASE = 9_000_000
 MAX_RECORDS_PER_DAY = LATE_INDEX_BASE
+MAX_CALL_DURATION_S = 3600
+# The longest a call lasts from submit to hangup, by ``_build_row``'s bounds: up to 3 s to dial,
+# 6 s to ring, 25 s to answer, then the talk; a call submitted earlier than this has ended.
+MAX_CALL_SPAN_S = 3 + 6 + 25 + MAX_CALL_DURATION_S
 BILL_PERIODS = ("1+1", "6+6", "20+20", "30+6", "60+60")
 _MICRO = Decimal("0.000001")
 _EUR_PER_USD = Decimal("0.92")
@@ -217,7 +227,7 @@ def _build_row(rng: random.Random, phones: Sequence[_Phone], day: date, submit: 
     if outcome.answered:
         ringing = call + _between(rng, 1, 6)
         answer = ringing + _between(rng, 2, 25)
-        duration = min(3600, max(1, int(rng.lognormvariate(4.0, 1.1))))
+        duration = min(MAX_CALL_DURATION_S, max(1, int(rng.lognormvariate(4.0, 1.1))))
         hangup = answer + duration
         recording = f"1{parts.long_date}{rng.getrandbits(128):032x}.mp3"
     elif outcome.rang:
@@ -307,25 +317,91 @@ def sort_key(row: CallRow) -> tuple[int, str]:
     return row.submit, row.voice_id
 
 
+class _Run(NamedTuple):
+    """``rows[low:high]``, a run of served rows named without copying them."""
+
+    rows: Sequence[CallRow]
+    low: int
+    high: int
+
+
+@lru_cache(maxsize=16)
+def _recently_ended(seed: int, day: date, records_per_day: int, second: int) -> tuple[CallRow, ...]:
+    """The day's calls submitted in the ``MAX_CALL_SPAN_S`` up to ``second`` that ended by then,
+    in serving order. Cached per clock second: the pages a client asks for within one second (or
+    at one instant of a test's clock) filter the day's last hour once, not once a page."""
+    base = day_rows(seed, day, records_per_day)
+    low = bisect_right(base, second - MAX_CALL_SPAN_S, key=_SUBMIT)
+    high = bisect_right(base, second, key=_SUBMIT)
+    return tuple(row for row in base[low:high] if row.hangup <= second)
+
+
+def _day_runs(
+    seed: int,
+    records_per_day: int,
+    day: date,
+    start_ts: float,
+    end_ts: float,
+    late: Sequence[CallRow],
+    as_of: float,
+) -> tuple[_Run, ...]:
+    """One UTC day's rows submitted in ``[start_ts, end_ts)`` and ended by ``as_of``, in serving
+    order: the calls that surely ended (a slice of the cached day, not copied), then those
+    submitted in the last ``MAX_CALL_SPAN_S`` before ``as_of`` that did."""
+    base = day_rows(seed, day, records_per_day)
+    low = bisect_left(base, start_ts, key=_SUBMIT)
+    high = bisect_left(base, end_ts, key=_SUBMIT)
+    extra = [row for row in late if start_ts <= row.submit < end_ts and row.hangup <= as_of]
+    if extra:
+        merged = sorted([*base[low:high], *extra], key=sort_key)
+        ended = [row for row in merged if row.hangup <= as_of]
+        return (_Run(ended, 0, len(ended)),)
+    # The rows before ``settled`` have ended; on a past day, all of them.
+    settled_by = as_of - MAX_CALL_SPAN_S
+    settled = (
+        len(base)
+        if not base or base[-1].submit <= settled_by
+        else bisect_right(base, settled_by, key=_SUBMIT)
+    )
+    if high <= settled:
+        return (_Run(base, low, high),)  # a past day: no row to look at
+    # Times are whole seconds, so "ended by as_of" is "ended by its second".
+    recent = _recently_ended(seed, day, records_per_day, math.floor(as_of))
+    return (
+        _Run(base, low, max(low, settled)),
+        _Run(recent, bisect_left(recent, start_ts, key=_SUBMIT), bisect_left(recent, end_ts, key=_SUBMIT)),
+    )
+
+
+def _window_runs(
+    seed: int,
+    records_per_day: int,
+    start: datetime,
+    end: datetime,
+    late: Mapping[date, Sequence[CallRow]] | None,
+    as_of: float,
+) -> list[_Run]:
+    start_ts, end_ts = start.timestamp(), end.timestamp()
+    return [
+        run
+        for day in utc_days(start, end)
+        for run in _day_runs(seed, records_per_day, day, start_ts, end_ts, (late or {}).get(day, ()), as_of)
+    ]
+
+
 def window_rows(
     seed: int,
     records_per_day: int,
     start: datetime,
     end: datetime,
     late: Mapping[date, Sequence[CallRow]] | None = None,
+    as_of: float = math.inf,
 ) -> list[CallRow]:
-    """Rows whose submit instant is in ``[start, end)``, in serving order, late arrivals merged."""
-    start_ts, end_ts = start.timestamp(), end.timestamp()
+    """Rows whose submit instant is in ``[start, end)`` and whose call has ended by ``as_of`` (Unix
+    seconds; every call by default), in serving order, late arrivals merged."""
     rows: list[CallRow] = []
-    for day in utc_days(start, end):
-        base = day_rows(seed, day, records_per_day)
-        low = bisect_left(base, start_ts, key=_SUBMIT)
-        high = bisect_left(base, end_ts, key=_SUBMIT)
-        extra = [row for row in (late or {}).get(day, ()) if start_ts <= row.submit < end_ts]
-        if extra:
-            rows.extend(sorted([*base[low:high], *extra], key=sort_key))
-        else:
-            rows.extend(base[low:high])
+    for run in _window_runs(seed, records_per_day, start, end, late, as_of):
+        rows.extend(run.rows[run.low : run.high])
     return rows
 
 
@@ -337,23 +413,19 @@ def window_slice(
     late: Mapping[date, Sequence[CallRow]] | None,
     first: int,
     count: int,
+    as_of: float = math.inf,
 ) -> tuple[int, list[CallRow]]:
     """``window_rows(...)[first:first + count]`` and the window's length, without copying the
-    whole window: a page of a large day costs its own rows, not the day's."""
-    start_ts, end_ts = start.timestamp(), end.timestamp()
+    whole window: a page of a large day costs its own rows (and the last hour's before ``as_of``),
+    not the day's."""
     total = 0
     rows: list[CallRow] = []
-    for day in utc_days(start, end):
-        base: Sequence[CallRow] = day_rows(seed, day, records_per_day)
-        low = bisect_left(base, start_ts, key=_SUBMIT)
-        high = bisect_left(base, end_ts, key=_SUBMIT)
-        extra = [row for row in (late or {}).get(day, ()) if start_ts <= row.submit < end_ts]
-        if extra:
-            base, low, high = sorted([*base[low:high], *extra], key=sort_key), 0, high - low + len(extra)
-        wanted_low, wanted_high = max(first - total, 0), min(first + count - total, high - low)
+    for run in _window_runs(seed, records_per_day, start, end, late, as_of):
+        length = run.high - run.low
+        wanted_low, wanted_high = max(first - total, 0), min(first + count - total, length)
         if wanted_low < wanted_high:
-            rows.extend(base[low + wanted_low : low + wanted_high])
-        total += high - low
+            rows.extend(run.rows[run.low + wanted_low : run.low + wanted_high])
+        total += length
     return total, rows
 
 

@@ -3,8 +3,18 @@
 The client is tested and benchmarked against this server exactly as against the real API: same
 URL shape, same signing, same status codes and body shapes. ``records_for_window`` and
 ``records_for_local_day`` tell a test which records the server holds, so landed data can be
-compared against the truth. The rules it enforces are its own reading of the API document
-(``protocol.py``); it imports nothing from the client.
+compared against the truth.
+
+The server is live: a call is served once it has ended at the simulator's clock (``hangupTime <=
+now``), while a window still selects calls by ``submitTime``. At 10:00 a window ``[00:00, 10:00)``
+holds the calls submitted before 10:00 that ended by 10:00; one submitted at 09:58 and ending at
+10:03 appears from 10:03 on, and ``total`` is the count served at that moment. A window reaching
+past now is answered like any other (the document does not forbid it), just never with a call
+that has not ended. The oracles take an instant (``as_of``) and answer exactly what the server
+would serve then; a test drives the clock with ``SettableClock`` (``clock.py``).
+
+The rules it enforces are its own reading of the API document (``protocol.py``); it imports
+nothing from the client.
 
 Admin endpoints (not part of the real API): ``GET /_simulator/health``, ``GET /_simulator/faults``,
 ``PUT /_simulator/faults`` (a JSON object of ``FaultConfig`` fields to change), and
@@ -258,7 +268,8 @@ class LaafficSimulator:
         sleep: Callable[[float], None] = time.sleep,
         **fault_fields: Any,
     ) -> None:
-        """``clock`` is the Unix time the Timestamp and retention checks use; ``monotonic`` times the
+        """``clock`` is the Unix time the Timestamp and retention checks use and that decides which
+        calls have ended (``SettableClock`` lets a test move it); ``monotonic`` times the
         rate limit and the request log; ``sleep`` serves ``latency_ms``. Injecting them makes
         timing tests exact. Any ``FaultConfig`` field may be passed directly (``allowed_ips=[...]``)
         and is applied on top of ``faults``.
@@ -400,24 +411,42 @@ class LaafficSimulator:
 
     @property
     def late_arrival_count(self) -> int:
-        """Late-arrival records made visible so far (they stay for the simulator's lifetime)."""
+        """Late-arrival records added so far (they stay for the simulator's lifetime; each is
+        served once its call has ended)."""
         with self._lock:
             return sum(len(rows) for rows in self._late.values())
 
     # -- ground truth ------------------------------------------------------------------------
 
     def records_for_window(
-        self, str_time: str, end_time: str, sip_group_name: str = "", phone_name: str = ""
+        self,
+        str_time: str,
+        end_time: str,
+        sip_group_name: str = "",
+        phone_name: str = "",
+        *,
+        as_of: datetime | None = None,
     ) -> list[dict[str, Any]]:
-        """Every record the server holds for the window now, as served and in serving order."""
-        rows = self._rows(parse_time(str_time), parse_time(end_time), sip_group_name, phone_name)
+        """Every record the server serves for the window at instant ``as_of`` (``None``: the
+        simulator's clock now), as served and in serving order: the calls submitted in the window
+        that ended by then, late arrivals so far included."""
+        rows = self._rows(
+            parse_time(str_time), parse_time(end_time), sip_group_name, phone_name, self._as_of(as_of)
+        )
         return self._rendered(rows)
 
     def records_for_local_day(
-        self, day: date, zone: str, sip_group_name: str = "", phone_name: str = ""
+        self,
+        day: date,
+        zone: str,
+        sip_group_name: str = "",
+        phone_name: str = "",
+        *,
+        as_of: datetime | None = None,
     ) -> list[dict[str, Any]]:
         """The test oracle for a local day: records whose submit instant, shown in IANA ``zone``,
-        falls on calendar day ``day``, as served and in serving order.
+        falls on calendar day ``day`` and whose call ended by ``as_of`` (``None``: the simulator's
+        clock now), as served and in serving order.
 
         It never builds a window from the day's midnights (the client's way, and the pipeline's):
         it takes the three UTC days around ``day``, which hold every instant of any zone's local
@@ -426,14 +455,27 @@ class LaafficSimulator:
         """
         local = ZoneInfo(zone)
         around_start = datetime(day.year, day.month, day.day, tzinfo=UTC) - timedelta(days=1)
-        around = self._rows(around_start, around_start + timedelta(days=3), sip_group_name, phone_name)
+        around = self._rows(
+            around_start, around_start + timedelta(days=3), sip_group_name, phone_name, self._as_of(as_of)
+        )
         rows = [row for row in around if datetime.fromtimestamp(row.submit, local).date() == day]
         return self._rendered(rows)
 
-    def _rows(self, start: datetime, end: datetime, group: str, phone: str) -> list[CallRow]:
+    def _as_of(self, as_of: datetime | None) -> float:
+        """An oracle's instant in Unix seconds: ``as_of`` (zone-aware), or the clock's now."""
+        if as_of is None:
+            return self._clock()
+        if as_of.utcoffset() is None:
+            raise ValueError(f"as_of must be zone-aware, got {as_of!r}")
+        return as_of.timestamp()
+
+    def _late_rows(self) -> dict[date, tuple[CallRow, ...]]:
         with self._lock:
-            late = {day: tuple(rows) for day, rows in self._late.items()}
-        rows = window_rows(self.seed, self.records_per_day, start, end, late)
+            return {day: tuple(rows) for day, rows in self._late.items()}
+
+    def _rows(self, start: datetime, end: datetime, group: str, phone: str, as_of: float) -> list[CallRow]:
+        """The rows served for a window at ``as_of`` (Unix seconds), filtered like a query."""
+        rows = window_rows(self.seed, self.records_per_day, start, end, self._late_rows(), as_of)
         if group:
             rows = [row for row in rows if row.sip_group_name == group]
         if phone:
@@ -490,27 +532,27 @@ class LaafficSimulator:
                 raise Refusal("-18", "Port program unusual")
         except Refusal as refusal:
             return refusal.status, _status_reply(refusal.status, refusal.reason)
-        data = self._page(query, faults)
-        self._arrive(query, faults)
+        data = self._page(query, faults, now)
+        self._arrive(query, faults, now)
         return "0", _json_reply({"status": "0", "reason": "success", "data": data})
 
-    def _page(self, query: Query, faults: FaultConfig) -> dict[str, Any]:
+    def _page(self, query: Query, faults: FaultConfig, now: float) -> dict[str, Any]:
+        """One page of the calls served at ``now``; ``total`` counts them at that moment."""
         first = (query.current - 1) * query.size
         before = 1 if first > 0 else 0  # the previous page's last row, for the duplicates fault
         if query.sip_group_name or query.phone_name:
-            rows = self._rows(query.start, query.end, query.sip_group_name, query.phone_name)
+            rows = self._rows(query.start, query.end, query.sip_group_name, query.phone_name, now)
             total, window = len(rows), rows[first - before : first + query.size]
         else:
-            with self._lock:
-                late = {day: tuple(rows) for day, rows in self._late.items()}
             total, window = window_slice(
                 self.seed,
                 self.records_per_day,
                 query.start,
                 query.end,
-                late,
+                self._late_rows(),
                 first - before,
                 query.size + before,
+                now,
             )
         previous, page = window[:before], window[before:]
         records = [self._render(row, faults) for row in page]
@@ -525,11 +567,14 @@ class LaafficSimulator:
             "records": records,
         }
 
-    def _arrive(self, query: Query, faults: FaultConfig) -> None:
-        """Late arrivals: after each successful page, new records appear inside the window."""
+    def _arrive(self, query: Query, faults: FaultConfig, now: float) -> None:
+        """Late arrivals: after each successful page, new records appear inside the window.
+
+        A late arrival is a call already submitted (before ``now``); like every call it is served
+        once it has ended, so in a past window at once."""
         if faults.late_arrivals <= 0:
             return
-        start_ts, end_ts = query.start.timestamp(), query.end.timestamp()
+        start_ts, end_ts = query.start.timestamp(), min(query.end.timestamp(), now)
         with self._lock:
             for day in utc_days(query.start, query.end):
                 arrived = self._late.setdefault(day, [])

@@ -11,6 +11,7 @@ import pytest
 
 from laaffic_pipeline.simulator.records import (
     BILL_PERIODS,
+    MAX_CALL_SPAN_S,
     billed_seconds,
     call_cost,
     day_rows,
@@ -20,6 +21,7 @@ from laaffic_pipeline.simulator.records import (
     to_api_record,
     utc_days,
     window_rows,
+    window_slice,
 )
 
 DOC_FIELDS = [
@@ -203,3 +205,58 @@ def test_a_window_slice_is_the_same_slice_of_the_whole_window(first, count):
     whole = window_rows(7, 300, start, end, late)
     assert sum(len(rows) for rows in late.values()) > 0
     assert window_slice(7, 300, start, end, late, first, count) == (len(whole), whole[first : first + count])
+
+
+def test_every_call_ends_within_the_longest_span_after_its_submission():
+    """The bound the live filter relies on: a call submitted ``MAX_CALL_SPAN_S`` ago has ended."""
+    rows = [*day_rows(7, date(2026, 10, 25), 20_000), late_row(7, date(2026, 10, 25), 0, 0, 2e9)]
+    spans = [row.hangup - row.submit for row in rows if row is not None]
+    assert min(spans) >= 0 and max(spans) <= MAX_CALL_SPAN_S
+    assert max(spans) > MAX_CALL_SPAN_S - 1800  # long calls exist, so the bound is not idle
+
+
+# Instants on 25 October 2026 (UTC), when the day is partly over, and after it ended.
+AS_OF = [
+    datetime(2026, 10, 25, 0, 20, tzinfo=UTC),  # calls of the 24th still in progress
+    datetime(2026, 10, 25, 10, 0, tzinfo=UTC),
+    datetime(2026, 10, 25, 23, 59, 59, tzinfo=UTC),
+    datetime(2026, 10, 26, 0, 30, tzinfo=UTC),  # the 25th's last calls ending
+    datetime(2026, 10, 26, 2, 0, tzinfo=UTC),  # the 25th complete
+]
+
+
+@pytest.mark.parametrize("as_of", AS_OF, ids=[moment.strftime("%dT%H:%M:%S") for moment in AS_OF])
+def test_a_window_at_an_instant_serves_the_calls_submitted_inside_that_ended_by_then(as_of):
+    start, end = datetime(2026, 10, 24, 12, tzinfo=UTC), datetime(2026, 10, 26, 12, tzinfo=UTC)
+    rows = window_rows(7, 2000, start, end, as_of=as_of.timestamp())
+    every = window_rows(7, 2000, start, end)
+    assert rows == [row for row in every if row.hangup <= as_of.timestamp()]
+    for first, count in [(0, 100), (1990, 100), (len(rows) - 5, 100)]:
+        assert window_slice(7, 2000, start, end, {}, first, count, as_of.timestamp()) == (
+            len(rows),
+            rows[first : first + count],
+        )
+
+
+def test_a_call_is_served_from_the_second_it_ends():
+    start, end = datetime(2026, 10, 25, tzinfo=UTC), datetime(2026, 10, 26, tzinfo=UTC)
+    every = window_rows(7, 2000, start, end)
+    call = next(row for row in every if row.hangup - row.submit > 600)
+    before = window_rows(7, 2000, start, end, as_of=call.hangup - 0.5)
+    at = window_rows(7, 2000, start, end, as_of=call.hangup)
+    assert call not in before and call in at
+    assert window_rows(7, 2000, start, end, as_of=call.submit + 1) == [
+        row for row in every if row.hangup <= call.submit + 1
+    ]
+
+
+def test_late_rows_are_served_once_ended_too():
+    start, end = datetime(2026, 10, 25, 9, tzinfo=UTC), datetime(2026, 10, 25, 11, tzinfo=UTC)
+    day = date(2026, 10, 25)
+    late = {day: tuple(late_row(7, day, n, start.timestamp(), end.timestamp()) for n in range(30))}
+    as_of = datetime(2026, 10, 25, 10, 50, tzinfo=UTC).timestamp()
+    every = window_rows(7, 5000, start, end, late)
+    rows = window_rows(7, 5000, start, end, late, as_of)
+    assert rows == [row for row in every if row.hangup <= as_of]
+    assert {row.voice_id for row in late[day] if row.hangup <= as_of} <= {row.voice_id for row in rows}
+    assert any(row.hangup > as_of for row in late[day])  # some are still in progress
