@@ -69,14 +69,14 @@ class ClientSettings(dg.Config):
         default=5, ge=2, le=20, description="reads of a window whose pages drift before the run fails"
     )
     intraday_overlap_min: int = Field(
-        default=60,
+        default=65,
         ge=0,
         le=1440,
         description="minutes before the last refresh's end that a refresh of a provisional day reads "
         "again: a call appears when it ends, under the time it was submitted",
     )
     final_lag_min: int = Field(
-        default=60,
+        default=65,
         ge=0,
         le=1380,
         description="minutes after a day ends before its read is final (calls still in progress at "
