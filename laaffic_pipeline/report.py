@@ -29,6 +29,7 @@ import duckdb
 from laaffic_pipeline.warehouse.consistency import day_page_count_problems
 from laaffic_pipeline.warehouse.query import connect_read_only
 from laaffic_pipeline.warehouse.sql import query_rows
+from laaffic_pipeline.warehouse.tables import RAW_PROVISIONAL_DAYS
 
 REPORT_DAYS = 31
 ALL_CALLS = "all calls"
@@ -73,6 +74,7 @@ class DayChecks:
     call_date: date
     page_problems: tuple[str, ...] | None  # None: never landed in raw
     built: bool  # in the marts
+    provisional: bool = False  # read before it was final: the day so far
     calls: int = 0
     charged_duration_mismatches: int = 0
     cost_mismatches: int = 0
@@ -103,6 +105,7 @@ class ReportFigures:
     totals: list[CurrencyTotal]
     checks: list[DayChecks]
     cost_currency_rules: list[str]
+    provisional: frozenset[date] = frozenset()  # days read before they were final
 
 
 def report_path(database: str | os.PathLike[str]) -> Path:
@@ -128,6 +131,7 @@ def write_report(database: str | os.PathLike[str], path: Path | None = None, day
             cost_currency_rules=figures.cost_currency_rules,
             totals=figures.totals,
             checks=figures.checks,
+            provisional=figures.provisional,
         )
         temporary.write_text(page, encoding="utf-8")
         os.replace(temporary, path)
@@ -152,6 +156,12 @@ def read_report_figures(conn: duckdb.DuckDBPyConnection, days: int = REPORT_DAYS
         CurrencyTotal(**{**row, "currency": row["currency"] or NO_CURRENCY})
         for row in query_rows(conn, "report_totals_by_currency", period)
     ]
+    try:
+        provisional = frozenset(
+            day for (day,) in conn.execute(f"SELECT partition_date FROM {RAW_PROVISIONAL_DAYS}").fetchall()
+        )
+    except duckdb.CatalogException:  # a warehouse the intra-day pipeline has not opened yet
+        provisional = frozenset()
     checks = []
     for row in query_rows(conn, "report_day_checks", period):
         landed = row.pop("landed")
@@ -159,12 +169,12 @@ def read_report_figures(conn: duckdb.DuckDBPyConnection, days: int = REPORT_DAYS
         if landed:
             windows = query_rows(conn, "page_count_consistency", {"partition_date": row["call_date"]})
             problems = tuple(day_page_count_problems(windows))  # a row per window (SIP group)
-        checks.append(DayChecks(page_problems=problems, **row))
+        checks.append(DayChecks(page_problems=problems, provisional=row["call_date"] in provisional, **row))
     try:
         rules = [row["cost_currency_rule"] for row in query_rows(conn, "report_cost_currency_rules", period)]
     except duckdb.BinderException:  # marts older than the rule
         rules = []
-    return ReportFigures(rows, totals, checks, rules)
+    return ReportFigures(rows, totals, checks, rules, provisional)
 
 
 def money_rule(cost_currency_rules: Sequence[str]) -> str:
@@ -193,11 +203,13 @@ def render_report(
     cost_currency_rules: Sequence[str] = (),
     totals: Sequence[CurrencyTotal] = (),
     checks: Sequence[DayChecks] = (),
+    provisional: frozenset[date] = frozenset(),
 ) -> str:
     """The whole HTML page: the period's totals, two charts, the figures they are drawn from and
     each day's checks.
 
     ``cost_currency_rules``: the ``LAAFFIC_COST_CURRENCY`` the days were built with, stated on the page.
+    ``provisional``: days read before they were final, marked so wherever a day is named.
     """
     days = sorted({row.call_date for row in rows})
     currencies = sorted({row.currency for row in rows})
@@ -225,7 +237,7 @@ def render_report(
                 + "<h2>Answer-seizure ratio (ASR) per day</h2>\n"
                 + line_chart(days, asr, y_label="answered calls / calls", percent=True)
                 + "<h2>Figures per day and currency</h2>\n"
-                + _table(rows)
+                + _table(rows, provisional)
                 if rows
                 else ""
             )
@@ -371,13 +383,19 @@ def _figures_table(
     return "\n".join(lines)
 
 
-def _table(rows: Sequence[DayCurrency]) -> str:
+def day_label(day: date, provisional: frozenset[date] | bool) -> str:
+    """A day as the page names it: ``2026-12-07 (provisional)`` while its figures are the day so far."""
+    marked = provisional if isinstance(provisional, bool) else day in provisional
+    return f"{day} (provisional)" if marked else str(day)
+
+
+def _table(rows: Sequence[DayCurrency], provisional: frozenset[date] = frozenset()) -> str:
     return _figures_table(
         ("day", "currency", "calls", "answered", "ASR"),
         [
             (
                 (
-                    str(row.call_date),
+                    day_label(row.call_date, provisional),
                     row.currency,
                     f"{row.calls:,}",
                     f"{row.answered_calls:,}",
@@ -431,7 +449,7 @@ def _checks_table(checks: Sequence[DayChecks]) -> str:
     for check in checks:
         pages = "not landed" if check.page_problems is None else "; ".join(check.page_problems) or "ok"
         cells = [
-            _cell(str(check.call_date)),
+            _cell(day_label(check.call_date, check.provisional)),
             _cell(check.status, f"status-{check.status}"),
             _cell(pages, "text"),
             _cell(f"{check.calls:,}" if check.built else "not built"),

@@ -247,3 +247,25 @@ def test_the_charts_scale_to_the_pages_width(built):
 )
 def test_money_is_shown_to_the_cent_rounded_half_up(amount, shown):
     assert money(Decimal(amount)) == shown
+
+
+def test_a_provisional_day_is_marked_so_wherever_the_page_names_it(tmp_path):
+    database = tmp_path / "warehouse.duckdb"
+    today = DAY + timedelta(days=1)
+    with duckdb.connect(str(database)) as conn:
+        land(conn, tmp_path, DAY, [[call("a")]])
+        land(conn, tmp_path, today, [[call("b", submitTime=f"{today}T10:00:00+00:00")]])
+        # Read at 12:00, before the day ended: provisional up to then.
+        conn.execute(
+            "INSERT INTO raw.provisional_days VALUES (?, ?, 1, ?)",
+            [today, f"{today} 12:00+00", f"{today} 12:00+00"],
+        )
+        rebuild_marts(conn, [DAY, today], "record")
+
+    page = write_report(database).read_text(encoding="utf-8")
+
+    assert [row[:2] for row in table_rows(page, "checks")] == [
+        [str(DAY), "ok"],
+        [f"{today} (provisional)", "ok"],
+    ]
+    assert f"<td>{today} (provisional)</td>" in page.split('<table class="checks">')[0]
