@@ -23,15 +23,28 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
 from laaffic_pipeline.api.auth import Credentials
 from laaffic_pipeline.simulator import LaafficSimulator
+
+SETTLE_LAG = timedelta(minutes=65)
+"""LAAFFIC_FINAL_LAG_MIN's default: the simulator's longest call spans 60 min 34 s."""
+
+
+def last_final_day(zone: str = "UTC", now: datetime | None = None) -> date:
+    """The latest local day whose calls have all ended at ``now`` (default: the machine's clock):
+    yesterday, or the day before it in the first 65 minutes after midnight, while the simulator
+    still serves yesterday's last calls and the pipeline still reads yesterday as provisional."""
+    moment = (now or datetime.now(UTC)) - SETTLE_LAG
+    return moment.astimezone(ZoneInfo(zone)).date() - timedelta(days=1)
+
 
 TEST_API_KEY = "test-key"
 TEST_API_SECRET = "test-secret-never-logged"

@@ -54,11 +54,12 @@ def dagster_home(parent: Path) -> Path:
 
 def isolated_env(home: Path, settings: dict[str, str]) -> dict[str, str]:
     """This process's environment without its ``LAAFFIC_*``/``DAGSTER_*`` variables, then ``home``
-    as DAGSTER_HOME and ``settings``."""
+    as DAGSTER_HOME and ``settings``. The intra-day refresh is off unless ``settings`` turn it on:
+    a test counting the daemon's runs sees only those it launched."""
     kept = {
         name: value for name, value in os.environ.items() if not name.startswith(("LAAFFIC_", "DAGSTER_"))
     }
-    return {**kept, "DAGSTER_HOME": str(home), **settings}
+    return {**kept, "DAGSTER_HOME": str(home), "LAAFFIC_INTRADAY_REFRESH": "false", **settings}
 
 
 def pipeline_env(home: Path, base_url: str, warehouse: Path, settings: dict[str, str]) -> dict[str, str]:

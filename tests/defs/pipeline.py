@@ -18,7 +18,7 @@ from dagster import DagsterInstance, Definitions, ExecuteInProcessResult
 from laaffic_pipeline.defs import build_definitions
 from laaffic_pipeline.settings import PipelineSettings, env_name
 from laaffic_pipeline.simulator import LaafficSimulator
-from tests.conftest import TEST_API_KEY, TEST_API_SECRET
+from tests.conftest import TEST_API_KEY, TEST_API_SECRET, last_final_day
 
 DAILY_JOB_NAME = "laaffic_daily"
 
@@ -100,12 +100,14 @@ class Pipeline:
 
     @property
     def complete_days(self) -> list[str]:
-        """Every partition but today's (the last, provisional until it ends), oldest first."""
-        return self.partitions_def.get_partition_keys()[:-1]
+        """The partitions whose calls have all ended (read whole and final), oldest first: all but
+        today, and but yesterday in the first 65 minutes after midnight."""
+        last = last_final_day(self.settings.timezone).isoformat()
+        return [key for key in self.partitions_def.get_partition_keys() if key <= last]
 
     @property
     def last_partition(self) -> str:
-        """The last complete day: yesterday."""
+        """The last day whose calls have all ended: yesterday, at most hours after midnight."""
         return self.complete_days[-1]
 
     def build_last_days(self, days: int) -> list[str]:
@@ -137,9 +139,6 @@ def make_pipeline(
             "base_url": simulator.base_url,
             "duckdb_path": tmp_path / "warehouse" / "laaffic.duckdb",
             "step_retries": 0,
-            # Yesterday is final from midnight on, whatever hour the suite runs (a test of the
-            # settle lag sets its own).
-            "final_lag_min": 0,
             **overrides,
         },
     )

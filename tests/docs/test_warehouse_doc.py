@@ -150,7 +150,7 @@ def days_selected(condition: str) -> tuple[date, date, int]:
 
 def test_each_example_looks_at_the_complete_days_before_today_the_page_says():
     """The page says "the 7 complete days before today" (30 for example 2): each example's
-    condition keeps exactly that many days, yesterday the last (today's partition never exists)."""
+    condition keeps exactly that many days, yesterday the last (today's, provisional, left out)."""
     with duckdb.connect() as conn:
         (today,) = conn.execute("SELECT current_date").fetchone()
     for title, sql in EXAMPLES.items():

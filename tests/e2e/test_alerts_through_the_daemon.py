@@ -25,7 +25,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,7 @@ from laaffic_pipeline.alerts.sensors import CHECK_FAILURE_SENSOR_NAME, RUN_FAILU
 from laaffic_pipeline.defs.jobs import DAILY_JOB_NAME
 from laaffic_pipeline.simulator import FaultConfig
 from tests.alerts.receivers import Inbox, WebhookReceiver, smtp_server
-from tests.conftest import TEST_API_KEY, TEST_API_SECRET
+from tests.conftest import TEST_API_KEY, TEST_API_SECRET, last_final_day
 from tests.daemon import dagster_home, isolated_env, queue_backfill, start_daemon, stop
 
 UI = "http://dagster.e2e.test:3000"
@@ -135,7 +135,7 @@ def test_a_bad_secret_and_a_failed_page_check_are_alerted_by_webhook_and_email_t
 ):
     started = time.time()
     webhook, inbox, smtp_port = receivers
-    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    yesterday = last_final_day()  # all its calls ended
     day_a, day_b = (yesterday - timedelta(days=1)).isoformat(), yesterday.isoformat()
     simulator = make_simulator(records_per_day=200, faults=FaultConfig(total_delta=7, total_delta_day=day_b))
     home = dagster_home(tmp_path)

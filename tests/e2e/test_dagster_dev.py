@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -19,7 +19,7 @@ from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
 from laaffic_pipeline.local_stack import prepare_dagster_home
 from laaffic_pipeline.simulator import LaafficSimulator
-from tests.conftest import TEST_API_KEY, TEST_API_SECRET, require_binary
+from tests.conftest import TEST_API_KEY, TEST_API_SECRET, last_final_day, require_binary
 from tests.daemon import pipeline_env
 from tests.e2e.dagster_dev import (
     ASSETS_AND_CHECKS,
@@ -74,7 +74,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     warehouse = root / "data" / "laaffic.duckdb"
     with LaafficSimulator(TEST_API_KEY, TEST_API_SECRET, records_per_day=300) as simulator:
         env = pipeline_env(home, simulator.base_url, warehouse, {"LAAFFIC_STEP_RETRIES": "0"})
-        yesterday = datetime.now(UTC).date() - timedelta(days=1)
+        yesterday = last_final_day()  # all its calls ended
         partitions = [(yesterday - timedelta(days=n)).isoformat() for n in (2, 1, 0)]
         with DagsterDev.running(env, root / "dagster-dev.log") as dev:
             yield Stack(dev, simulator, env, home, warehouse, partitions, root)

@@ -20,14 +20,14 @@ import json
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import duckdb
 import psycopg2
 import pytest
 
 from laaffic_pipeline.simulator import LaafficSimulator
-from tests.conftest import TEST_API_KEY, TEST_API_SECRET, require
+from tests.conftest import TEST_API_KEY, TEST_API_SECRET, last_final_day, require
 from tests.e2e.dagster_dev import (
     ASSETS_AND_CHECKS,
     BACKFILL,
@@ -111,7 +111,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "LAAFFIC_DUCKDB_PATH": str(root / "data" / "laaffic.duckdb"),
             "LAAFFIC_STEP_RETRIES": "0",
         }
-        yesterday = datetime.now(UTC).date() - timedelta(days=1)
+        yesterday = last_final_day()  # all its calls ended
         days = [(yesterday - timedelta(days=n)).isoformat() for n in (2, 1, 0)]
         with running_deployment(root, settings) as deployment:
             yield Stack(deployment, simulator, days)

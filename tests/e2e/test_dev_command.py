@@ -13,13 +13,14 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
 import psutil
 
 from laaffic_pipeline.simulator import LaafficSimulator
+from tests.conftest import last_final_day
 from tests.daemon import isolated_env
 from tests.e2e.dagster_dev import REPO_ROOT, DagsterDev, free_port, wait_for
 
@@ -115,7 +116,7 @@ def test_a_second_shell_that_sources_the_printed_file_launches_a_day_into_the_sa
         assert exported["LAAFFIC_API_SECRET"] not in printed  # printed: where it is, never what
 
         # A shell with none of dev's variables: only the file, and the user's own warehouse setting.
-        day = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
+        day = last_final_day().isoformat()
         second_shell = {
             **isolated_env(tmp_path / "elsewhere", {}),
             "LAAFFIC_DUCKDB_PATH": env["LAAFFIC_DUCKDB_PATH"],

@@ -12,13 +12,14 @@ from __future__ import annotations
 import json
 import math
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import duckdb
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
 
 from laaffic_pipeline.defs.jobs import DAILY_JOB_NAME
 from laaffic_pipeline.simulator import FaultConfig
+from tests.conftest import last_final_day
 from tests.daemon import dagster_home, pipeline_env, queue_backfill, start_daemon, stop
 
 PARTITIONS = 6
@@ -80,7 +81,7 @@ def test_a_backfill_and_the_nightly_schedule_never_work_on_the_same_days_at_once
             "LAAFFIC_LOOKBACK_DAYS": str(LOOKBACK_DAYS),
         },
     )
-    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    yesterday = last_final_day()  # all its calls ended
     keys = [(yesterday - timedelta(days=n)).isoformat() for n in range(PARTITIONS - 1, -1, -1)]
 
     # Queue the backfill first (the CLI creates the instance's SQLite storage), then start the daemon.

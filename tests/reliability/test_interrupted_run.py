@@ -14,12 +14,13 @@ import signal
 import subprocess
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import duckdb
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
 
 from laaffic_pipeline.defs.jobs import DAILY_JOB_NAME
+from tests.conftest import last_final_day
 from tests.daemon import BIN, REPO_ROOT, dagster_home, pipeline_env
 
 WAIT_S = 120  # only reached when the behaviour under test is broken
@@ -36,7 +37,7 @@ def raw_days_recorded(instance: DagsterInstance) -> list[str]:
 
 
 def test_an_interrupted_range_stops_keeps_its_landed_days_and_is_not_retried(tmp_path, make_simulator):
-    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    yesterday = last_final_day()  # all its calls ended
     days = [yesterday - timedelta(days=n) for n in (2, 1, 0)]
     released = threading.Event()
     answers = iter(range(1, 10**6))
