@@ -1,16 +1,16 @@
 """How a record is served under the current ``FaultConfig``: the one place records are rendered.
 
 In order: the documented record (``records.to_api_record``), the cost spike (``rate`` and ``cost``
-of ``rate_multiplier_day`` times ``rate_multiplier``), the settlement fields, a malformation
-(``malformed_rate``), then schema drift (``extra_field``, ``changed_type_field``). Each step is a
-pure function of the row and the configuration, so a record looks the same on every page, in every
-request and in ``records_for_window``/``records_for_local_day``.
+of ``rate_multiplier_day``, or of ``rate_multiplier_hour``'s calls, times ``rate_multiplier``), the
+settlement fields, a malformation (``malformed_rate``), then schema drift (``extra_field``,
+``changed_type_field``). Each step is a pure function of the row and the configuration, so a record
+looks the same on every page, in every request and in ``records_for_window``/``records_for_local_day``.
 """
 
 from __future__ import annotations
 
 import hashlib
-from datetime import date, timezone
+from datetime import UTC, date, datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -30,7 +30,7 @@ _RATE_PLACES = Decimal("0.0001")
 def render_record(row: CallRow, zone: timezone, faults: FaultConfig) -> dict[str, Any]:
     """``row`` as the server sends it under ``faults``, record times written in ``zone``."""
     record = to_api_record(row, zone)
-    if faults.rate_multiplier_day and _on_day(row, faults.rate_multiplier_day):
+    if _spiked(row, faults):
         multiply_rate(record, faults.rate_multiplier)
     if faults.settlement_fields:
         record.update(settlement(record["voiceId"], record["cost"], record["rate"]))
@@ -50,6 +50,17 @@ def _plain(value: Decimal) -> str:
 def _on_day(row: CallRow, day: str) -> bool:
     start = day_start_ts(date.fromisoformat(day))
     return start <= row.submit < start + 86_400
+
+
+def _spiked(row: CallRow, faults: FaultConfig) -> bool:
+    """Whether the cost spike applies to ``row``: its UTC day is ``rate_multiplier_day``, or it was
+    submitted in ``rate_multiplier_hour`` (by a phone of ``rate_multiplier_group``, when set)."""
+    if faults.rate_multiplier_day and _on_day(row, faults.rate_multiplier_day):
+        return True
+    if not faults.rate_multiplier_hour or faults.rate_multiplier_group not in ("", row.sip_group_name):
+        return False
+    start = int(datetime.strptime(faults.rate_multiplier_hour, "%Y-%m-%dT%H").replace(tzinfo=UTC).timestamp())
+    return start <= row.submit < start + 3_600
 
 
 def multiply_rate(record: dict[str, Any], multiplier: float) -> None:
