@@ -131,7 +131,7 @@ def test_rate_multiplier_multiplies_one_utc_days_rate_and_cost_exactly(api, make
     assert 400 < spiked < len(served) - 400
 
 
-def test_rate_multiplier_hour_multiplies_one_groups_calls_of_one_utc_hour(make_simulator):
+def test_rate_multiplier_hour_reprices_one_groups_calls_of_one_utc_hour(make_simulator):
     window, day = _two_utc_days()
     simulator = make_simulator(
         rate_multiplier_hour=f"{day}T13", rate_multiplier_group="support", rate_multiplier=10
@@ -143,7 +143,8 @@ def test_rate_multiplier_hour_multiplies_one_groups_calls_of_one_utc_hour(make_s
     for record, base in zip(served, plain, strict=True):
         submitted = datetime.fromisoformat(base["submitTime"])
         in_spike = base["sipGroupName"] == "support" and hour <= submitted < hour + timedelta(hours=1)
-        assert Decimal(record["cost"]) == Decimal(base["cost"]) * (10 if in_spike else 1)
+        assert Decimal(record["rate"]) == Decimal(base["rate"]) * (10 if in_spike else 1)
+        assert Decimal(record["cost"]) == _six(Decimal(record["rate"]) * base["chargedDuration"] / 60)
         spiked += in_spike
     assert spiked > 0
 
