@@ -47,7 +47,6 @@ groups AS (
 per_window AS (
     SELECT
         w.call_date,
-        w.window_end,
         g.currency,
         g.sip_group_name,
         coalesce(s.cost, 0) AS cost,
@@ -78,8 +77,6 @@ SELECT
     t.currency,
     t.sip_group_name,
     (SELECT count(*) FROM windows) - 1 AS history_days,
-    t.window_end - INTERVAL 1 HOUR AS window_start,
-    t.window_end,
     t.calls,
     t.cost,
     m.cost_median,
