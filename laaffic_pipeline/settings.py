@@ -179,6 +179,13 @@ class MartsSettings(dg.Config):
         le=100,
         description="robust deviations from the trailing 14 days that flag a day's cost",
     )
+    spend_rate_band: float = Field(
+        default=10.0,
+        ge=0.5,
+        le=100,
+        description="robust deviations above the same hour of the trailing 14 days that flag the last "
+        "hour's spend of a provisional day",
+    )
 
     @field_validator("cost_currency")
     @classmethod

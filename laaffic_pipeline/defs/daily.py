@@ -596,5 +596,5 @@ def record_day(
                 "export_path": dg.MetadataValue.path(str(path.resolve())),
             },
         )
-        for result in daily_costs_results(conn, day, rules.anomaly_band):
+        for result in daily_costs_results(conn, day, rules.anomaly_band, rules.spend_rate_band):
             yield evaluation(result, key)

@@ -194,7 +194,8 @@ class MartsResource(dg.ConfigurableResource):
 
     settings: MartsSettings = Field(
         default=MartsSettings(),
-        description="LAAFFIC_COST_CURRENCY, LAAFFIC_MAX_FLAGGED_SHARE, LAAFFIC_ANOMALY_BAND.",
+        description="LAAFFIC_COST_CURRENCY, LAAFFIC_MAX_FLAGGED_SHARE, LAAFFIC_ANOMALY_BAND, "
+        "LAAFFIC_SPEND_RATE_BAND.",
     )
 
 

@@ -5,7 +5,7 @@ its fields to ``LaafficSimulator(...)``), the CLI derives its flags from its fie
 ``PUT /_simulator/faults`` merges JSON into it. Everything is off by default; the simulator then
 answers like a healthy API. Besides faults proper it switches documented-but-rare behaviour
 (status ``-2`` for an IP outside ``allowed_ips``) and changes to the records (settlement fields,
-schema drift, a one-day cost spike), which ``variants.py`` applies.
+schema drift, a one-day cost spike or a one-hour spend spike), which ``variants.py`` applies.
 """
 
 from __future__ import annotations
@@ -118,7 +118,18 @@ class FaultConfig:
         default="", metadata=_doc("UTC day YYYY-MM-DD whose rate and cost are multiplied (a cost spike)")
     )
     rate_multiplier: float = field(
-        default=1.0, metadata=_doc("multiply rate_multiplier_day's rate and cost by this (exact decimals)")
+        default=1.0,
+        metadata=_doc("multiply rate_multiplier_day's (or _hour's) rate and cost by this (exact decimals)"),
+    )
+    rate_multiplier_hour: str = field(
+        default="",
+        metadata=_doc(
+            "UTC hour YYYY-MM-DDTHH whose calls (by submit time) have rate and cost multiplied "
+            "(a spend spike)"
+        ),
+    )
+    rate_multiplier_group: str = field(
+        default="", metadata=_doc("limit rate_multiplier_hour to this sipGroupName (empty: every group)")
     )
 
     def __post_init__(self) -> None:
@@ -146,6 +157,7 @@ class FaultConfig:
             )
         for name in ("rate_multiplier_day", "total_delta_day"):
             _check_day(name, getattr(self, name))
+        _check_hour("rate_multiplier_hour", self.rate_multiplier_hour)
         if not self.rate_multiplier > 0:
             raise ValueError("fault rate_multiplier must be positive")
 
@@ -253,3 +265,12 @@ def _check_day(name: str, value: str) -> None:
         date.fromisoformat(value)
     except ValueError as error:
         raise ValueError(f"fault {name} must be a day YYYY-MM-DD, got {value!r}: {error}") from None
+
+
+def _check_hour(name: str, value: str) -> None:
+    if not value:
+        return
+    try:
+        datetime.strptime(value, "%Y-%m-%dT%H")
+    except ValueError as error:
+        raise ValueError(f"fault {name} must be a UTC hour YYYY-MM-DDTHH, got {value!r}: {error}") from None

@@ -1,7 +1,8 @@
 """How a record is served under the current ``FaultConfig``: the one place records are rendered.
 
 In order: the documented record (``records.to_api_record``), the cost spike (``rate`` and ``cost``
-of ``rate_multiplier_day`` times ``rate_multiplier``), the settlement fields, a malformation
+of ``rate_multiplier_day`` times ``rate_multiplier``; or the spend spike: ``rate_multiplier_hour``'s
+rate times it, its cost priced from that rate), the settlement fields, a malformation
 (``malformed_rate``), then schema drift (``extra_field``, ``changed_type_field``). Each step is a
 pure function of the row and the configuration, so a record looks the same on every page, in every
 request and in ``records_for_window``/``records_for_local_day``.
@@ -10,7 +11,7 @@ request and in ``records_for_window``/``records_for_local_day``.
 from __future__ import annotations
 
 import hashlib
-from datetime import date, timezone
+from datetime import UTC, date, datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -21,7 +22,7 @@ from laaffic_pipeline.simulator.faults import (
     FaultConfig,
     malform,
 )
-from laaffic_pipeline.simulator.records import CallRow, day_start_ts, to_api_record
+from laaffic_pipeline.simulator.records import CallRow, call_cost, day_start_ts, to_api_record
 
 _MICRO = Decimal("0.000001")
 _RATE_PLACES = Decimal("0.0001")
@@ -32,6 +33,8 @@ def render_record(row: CallRow, zone: timezone, faults: FaultConfig) -> dict[str
     record = to_api_record(row, zone)
     if faults.rate_multiplier_day and _on_day(row, faults.rate_multiplier_day):
         multiply_rate(record, faults.rate_multiplier)
+    elif _in_spiked_hour(row, faults):
+        reprice(record, row, faults.rate_multiplier)
     if faults.settlement_fields:
         record.update(settlement(record["voiceId"], record["cost"], record["rate"]))
     record = malform(record, row.voice_id, faults.fault_seed, faults.malformed_rate)
@@ -50,6 +53,22 @@ def _plain(value: Decimal) -> str:
 def _on_day(row: CallRow, day: str) -> bool:
     start = day_start_ts(date.fromisoformat(day))
     return start <= row.submit < start + 86_400
+
+
+def _in_spiked_hour(row: CallRow, faults: FaultConfig) -> bool:
+    """Whether ``row`` was submitted in ``rate_multiplier_hour`` (by ``rate_multiplier_group``, when set)."""
+    if not faults.rate_multiplier_hour or faults.rate_multiplier_group not in ("", row.sip_group_name):
+        return False
+    start = int(datetime.strptime(faults.rate_multiplier_hour, "%Y-%m-%dT%H").replace(tzinfo=UTC).timestamp())
+    return start <= row.submit < start + 3_600
+
+
+def reprice(record: dict[str, Any], row: CallRow, multiplier: float) -> None:
+    """The spend spike: ``rate`` times ``multiplier`` and ``cost`` priced from it by the bill-period
+    rule, as if the calls went to a dearer destination (so the bill still reconciles)."""
+    rate = Decimal(record["rate"]) * Decimal(str(multiplier))
+    record["rate"] = _plain(rate)
+    record["cost"] = call_cost(_plain(rate), row.charged_duration)
 
 
 def multiply_rate(record: dict[str, Any], multiplier: float) -> None:

@@ -32,6 +32,7 @@ RELATIONS = [
     tables.MARTS_CALL_FACTS,
     tables.MARTS_DAILY_COSTS,
     tables.MARTS_DAILY_COSTS_BY_CURRENCY,
+    tables.MARTS_SPEND_RATE_SPIKES,
 ]
 
 

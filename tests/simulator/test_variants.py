@@ -131,6 +131,24 @@ def test_rate_multiplier_multiplies_one_utc_days_rate_and_cost_exactly(api, make
     assert 400 < spiked < len(served) - 400
 
 
+def test_rate_multiplier_hour_reprices_one_groups_calls_of_one_utc_hour(make_simulator):
+    window, day = _two_utc_days()
+    simulator = make_simulator(
+        rate_multiplier_hour=f"{day}T13", rate_multiplier_group="support", rate_multiplier=10
+    )
+    served = simulator.records_for_window(*window)
+    plain = make_simulator().records_for_window(*window)
+    hour = datetime.fromisoformat(f"{day}T13:00:00+00:00")
+    spiked = 0
+    for record, base in zip(served, plain, strict=True):
+        submitted = datetime.fromisoformat(base["submitTime"])
+        in_spike = base["sipGroupName"] == "support" and hour <= submitted < hour + timedelta(hours=1)
+        assert Decimal(record["rate"]) == Decimal(base["rate"]) * (10 if in_spike else 1)
+        assert Decimal(record["cost"]) == _six(Decimal(record["rate"]) * base["chargedDuration"] / 60)
+        spiked += in_spike
+    assert spiked > 0
+
+
 def test_settle_pay_follows_the_spiked_cost(make_simulator):
     window, day = _two_utc_days()
     simulator = make_simulator(rate_multiplier_day=day, rate_multiplier=3, settlement_fields=True)
@@ -144,6 +162,7 @@ def test_settle_pay_follows_the_spiked_cost(make_simulator):
     [
         {"rate_multiplier_day": "2026-02-30"},
         {"rate_multiplier_day": "26-02-01"},
+        {"rate_multiplier_hour": "2026-02-01"},
         {"rate_multiplier": 0},
         {"rate_multiplier": -1.5},
     ],

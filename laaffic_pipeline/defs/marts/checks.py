@@ -11,10 +11,16 @@ from typing import Any
 import duckdb
 from dagster import AssetCheckResult, AssetCheckSeverity, MetadataValue
 
-from laaffic_pipeline.defs.marts.specs import CALL_FACTS_KEY, COST_ANOMALY_CHECK, DAILY_COSTS_KEY
+from laaffic_pipeline.defs.marts.specs import (
+    CALL_FACTS_KEY,
+    COST_ANOMALY_CHECK,
+    DAILY_COSTS_KEY,
+    SPEND_RATE_CHECK,
+)
 from laaffic_pipeline.defs.metadata import markdown_table
 from laaffic_pipeline.warehouse.cost_anomalies import CostAnomalies, cost_anomalies
 from laaffic_pipeline.warehouse.marts import query_all, query_one
+from laaffic_pipeline.warehouse.spend_rate import SpendRate, spend_rate
 
 Figures = dict[str, Any]
 
@@ -135,6 +141,27 @@ def cost_anomaly_result(anomalies: CostAnomalies) -> AssetCheckResult:
     )
 
 
+def spend_rate_result(rate: SpendRate) -> AssetCheckResult:
+    """Fails (WARN) only at the refresh where a spike starts: the alert goes out once per spike."""
+    return AssetCheckResult(
+        asset_key=DAILY_COSTS_KEY,
+        check_name=SPEND_RATE_CHECK,
+        passed=not rate.spikes,
+        severity=AssetCheckSeverity.WARN,
+        description=rate.summary(),
+        metadata={
+            "judged": rate.judged,
+            "until": rate.until.isoformat() if rate.until else None,
+            "local_until": rate.local_until.isoformat() if rate.local_until else None,
+            "history_days": rate.history_days,
+            "band_robust_sd": rate.band,
+            "spikes": MetadataValue.json(rate.spikes),
+            "lasting_spikes": MetadataValue.json(rate.lasting),
+            "groups": MetadataValue.json(rate.groups),
+        },
+    )
+
+
 def call_facts_results(
     conn: duckdb.DuckDBPyConnection, day: date, max_flagged_share: float
 ) -> list[AssetCheckResult]:
@@ -150,10 +177,11 @@ def call_facts_results(
 
 
 def daily_costs_results(
-    conn: duckdb.DuckDBPyConnection, day: date, anomaly_band: float
+    conn: duckdb.DuckDBPyConnection, day: date, anomaly_band: float, spend_rate_band: float
 ) -> list[AssetCheckResult]:
     """Every check on one built day of ``marts.daily_costs``."""
     return [
         totals_result(query_all(conn, "check_daily_costs_totals", day)),
         cost_anomaly_result(cost_anomalies(conn, day, anomaly_band)),
+        spend_rate_result(spend_rate(conn, day, spend_rate_band)),
     ]

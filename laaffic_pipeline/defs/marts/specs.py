@@ -28,6 +28,7 @@ from laaffic_pipeline.warehouse.tables import (
 CALL_FACTS_KEY = dg.AssetKey(["marts", "call_facts"])
 DAILY_COSTS_KEY = dg.AssetKey(["marts", "daily_costs"])
 COST_ANOMALY_CHECK = "costs_within_trailing_band"
+SPEND_RATE_CHECK = "spend_rate_within_band"
 
 FRESHNESS_GRACE_HOURS = 4
 """Hours after the nightly schedule's tick by which the marts should have been rebuilt."""
@@ -156,6 +157,15 @@ DAILY_COSTS_CHECKS = {
         f"robust standard deviations (1.4826 x MAD) of their median over the {HISTORY_DAYS} days "
         f"before (spread floored at {FLOOR_SHARE:.0%} of the median and at {FLOOR_ABSOLUTE:g}). Days "
         f"with fewer than {MIN_HISTORY_DAYS} built days before them pass, saying they were not judged."
+    ),
+    SPEND_RATE_CHECK: (
+        "While the day is provisional, at each refresh: per currency and SIP group, the spend of calls "
+        "that ended in the hour before the refresh's end lies at most LAAFFIC_SPEND_RATE_BAND robust "
+        f"standard deviations above its median in the same local hour over the {HISTORY_DAYS} final "
+        "days before (spread floored as for the daily band); spend below the band never fails. It fails "
+        "once per spike, at the refresh that finds it (marts.spend_rate_spikes remembers it), so it is "
+        "alerted once; later refreshes while it lasts pass, naming it. Final days, and days with fewer "
+        f"than {MIN_HISTORY_DAYS} final days before them, pass, saying they were not judged."
     ),
 }
 

@@ -210,3 +210,31 @@ COMMENT ON COLUMN marts.daily_costs_by_currency.unpriced_calls IS 'Calls whose c
 COMMENT ON COLUMN marts.daily_costs_by_currency.cost_mismatch_calls IS 'Calls with cost_mismatch.';
 COMMENT ON COLUMN marts.daily_costs_by_currency.flagged_calls IS 'Calls with at least one quality flag.';
 COMMENT ON COLUMN marts.daily_costs_by_currency.is_final IS 'false while the day is provisional; true once final.';
+
+-- The spend-rate check's memory (warehouse/spend_rate.py): its check fails when a spike starts,
+-- not again at every refresh while it lasts. Written by that check, not rebuilt from raw.
+CREATE TABLE IF NOT EXISTS marts.spend_rate_spikes (
+    call_date         DATE NOT NULL,
+    currency          VARCHAR,
+    sip_group_name    VARCHAR,
+    started_until     TIMESTAMPTZ NOT NULL,
+    last_until        TIMESTAMPTZ NOT NULL,
+    ended_until       TIMESTAMPTZ,
+    cost              DOUBLE NOT NULL,
+    cost_median       DOUBLE NOT NULL,
+    allowed_deviation DOUBLE NOT NULL
+);
+COMMENT ON TABLE marts.spend_rate_spikes IS
+    'One row per spend-rate spike: a currency and SIP group whose spend in the hour before a provisional day''s refresh was above its band (check spend_rate_within_band).';
+COMMENT ON COLUMN marts.spend_rate_spikes.call_date IS 'Partition day that was refreshed.';
+COMMENT ON COLUMN marts.spend_rate_spikes.currency IS 'Currency of the spend (call_facts.cost_currency).';
+COMMENT ON COLUMN marts.spend_rate_spikes.sip_group_name IS 'Phone group.';
+COMMENT ON COLUMN marts.spend_rate_spikes.started_until IS
+    'read_until of the refresh that first found the hour before it above the band (the alert).';
+COMMENT ON COLUMN marts.spend_rate_spikes.last_until IS 'read_until of the latest refresh that found it still above.';
+COMMENT ON COLUMN marts.spend_rate_spikes.ended_until IS
+    'read_until of the first refresh that found it back within the band; NULL while it lasts.';
+COMMENT ON COLUMN marts.spend_rate_spikes.cost IS 'Spend in the hour before started_until (DOUBLE: a statistic).';
+COMMENT ON COLUMN marts.spend_rate_spikes.cost_median IS 'Median spend of the same local hour over the trailing final days.';
+COMMENT ON COLUMN marts.spend_rate_spikes.allowed_deviation IS
+    'LAAFFIC_SPEND_RATE_BAND robust standard deviations: how far above the median the spend could go.';
