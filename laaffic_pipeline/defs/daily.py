@@ -546,12 +546,20 @@ def build_batch(
     built: list[str],
     exports: Path,
 ) -> Iterator[Event]:
-    """Rebuild the marts of ``keys`` in one transaction, then export, check and record each day."""
+    """Rebuild the marts of ``keys`` in one transaction, check them (each check one query for the
+    batch), then export and record each day."""
     started = time.monotonic()
     batch = [date.fromisoformat(key) for key in keys]
     rebuilt = rebuild_marts(conn, batch, rules.cost_currency, prepared=True)
+    selected = context.selected_asset_keys
+    checks = BatchChecks(
+        call_facts_results(conn, batch, rules.max_flagged_share) if CALL_FACTS_KEY in selected else {},
+        daily_costs_results(conn, batch, rules.anomaly_band, rules.spend_rate_band)
+        if DAILY_COSTS_KEY in selected
+        else {},
+    )
     for day in batch:
-        yield from record_day(conn, context.selected_asset_keys, day, rebuilt, exports, rules)
+        yield from record_day(conn, selected, day, rebuilt, checks, exports, rules)
     built.extend(keys)
     context.log.info(
         f"Rebuilt, exported and checked the marts of {keys[0]} .. {keys[-1]} ({len(keys)} day(s)) "
@@ -559,11 +567,20 @@ def build_batch(
     )
 
 
+@dataclass(frozen=True)
+class BatchChecks:
+    """The check results of a built batch, by day (each table's, when selected)."""
+
+    call_facts: dict[date, list[dg.AssetCheckResult]]
+    daily_costs: dict[date, list[dg.AssetCheckResult]]
+
+
 def record_day(
     conn: DuckDBPyConnection,
     selected: AbstractSet[dg.AssetKey],
     day: date,
     built: MartsRebuild,
+    checks: BatchChecks,
     exports: Path,
     rules: MartsSettings,
 ) -> Iterator[Event]:
@@ -582,7 +599,7 @@ def record_day(
                 "export_path": dg.MetadataValue.path(str(path.resolve())),
             },
         )
-        for result in call_facts_results(conn, day, rules.max_flagged_share):
+        for result in checks.call_facts[day]:
             yield evaluation(result, key)
     if DAILY_COSTS_KEY in selected:
         costs = built.daily_costs[day]
@@ -596,5 +613,5 @@ def record_day(
                 "export_path": dg.MetadataValue.path(str(path.resolve())),
             },
         )
-        for result in daily_costs_results(conn, day, rules.anomaly_band, rules.spend_rate_band):
+        for result in checks.daily_costs[day]:
             yield evaluation(result, key)

@@ -145,18 +145,6 @@ def figures_by_day(
     return grouped
 
 
-def query_one(conn: duckdb.DuckDBPyConnection, name: str, day: date) -> Figures:
-    """The single row of ``sql/<name>.sql`` for ``day``, as ``{column: value}``."""
-    rows = query_all(conn, name, day)
-    assert len(rows) == 1, f"{name}.sql returned {len(rows)} rows, expected 1"
-    return rows[0]
-
-
-def query_all(conn: duckdb.DuckDBPyConnection, name: str, day: date) -> list[Figures]:
-    """Every row of the one-statement ``sql/<name>.sql`` (taking ``$call_date``), as dicts."""
-    return query_rows(conn, name, {"call_date": day})
-
-
 def _replace(conn: duckdb.DuckDBPyConnection, table: str, days: list[date], cost_currency: str) -> None:
     run_sql(conn, f"delete_{table}_partition", {"days": days})
     _insert(conn, table, days, cost_currency)

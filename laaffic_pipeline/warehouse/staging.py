@@ -4,13 +4,18 @@ Each read is two files in a staging folder: ``records-<n>.ndjson`` (one line per
 ``{"page", "position", "fetched_at", "record"}``) and ``pages-<n>.ndjson`` (one line per page:
 what the API reported on it). DuckDB bulk-reads both in the landing transaction. Before that, the
 read's figures and its comparison with the previous read are computed by an in-memory DuckDB
-over the same files, so memory stays flat however large the day.
+over the same files, so memory stays flat however large the day. A run judging many reads hands
+them one ``JudgingDatabase`` (opening a DuckDB costs tens of milliseconds, more than judging a
+small read); a read without one opens a DuckDB of its own for each judgment.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -42,14 +47,64 @@ def _json_line(value: dict[str, Any]) -> bytes:
         return (json.dumps(value, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
 
 
-class StagedNdjsonRead:
-    """One read of a window written to ``folder`` as it arrives; a page sink for the API client."""
+def _judging_connection(memory_limit: str, spill: Path) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB, capped like the warehouse's, with the staged-read macros."""
+    conn = duckdb.connect(
+        config={
+            "memory_limit": memory_limit,
+            "allocator_flush_threshold": "32MB",
+            "temp_directory": str(spill),
+        }
+    )
+    run_sql(conn, "staged_read_macros")
+    return conn
 
-    def __init__(self, folder: Path, read: int, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> None:
+
+class JudgingDatabase:
+    """One in-memory DuckDB that judges a run's staged reads, one judgment at a time.
+
+    Opened on its first judgment and closed by ``close``; whoever judges (the step's thread, which
+    does all of a run's DuckDB work) is the only one to open, use and close it. It holds no table:
+    each judgment reads its files and keeps nothing. It spills, if ever, under ``staging``.
+    """
+
+    def __init__(self, staging: Path, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> None:
+        self._staging = staging
+        self._memory_limit = memory_limit
+        self._conn: duckdb.DuckDBPyConnection | None = None
+        self._spill: Path | None = None
+
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        if self._conn is None:
+            self._spill = Path(tempfile.mkdtemp(prefix="judging-spill-", dir=self._staging))
+            self._conn = _judging_connection(self._memory_limit, self._spill)
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        if self._spill is not None:
+            shutil.rmtree(self._spill, ignore_errors=True)
+            self._spill = None
+
+
+class StagedNdjsonRead:
+    """One read of a window written to ``folder`` as it arrives; a page sink for the API client.
+    Judged in ``judging`` when given, else in a DuckDB of its own for each judgment."""
+
+    def __init__(
+        self,
+        folder: Path,
+        read: int,
+        memory_limit: str = DEFAULT_MEMORY_LIMIT,
+        judging: JudgingDatabase | None = None,
+    ) -> None:
         self.records_path = folder / f"records-{read}.ndjson"
         self.pages_path = folder / f"pages-{read}.ndjson"
         self.records = 0
         self._memory_limit = memory_limit
+        self._judging = judging
         self._records: IO[bytes] | None = self.records_path.open("wb")
         self._pages: IO[bytes] | None = self.pages_path.open("wb")
         self._figures: dict[str, Any] | None = None
@@ -120,15 +175,12 @@ class StagedNdjsonRead:
             "records_received": figures["records_received"],
         }
 
-    def _connect(self) -> duckdb.DuckDBPyConnection:
-        """A DuckDB of its own in memory, capped like the warehouse's: judged one read at a time,
-        by the thread that does all of a run's DuckDB work."""
-        conn = duckdb.connect(
-            config={
-                "memory_limit": self._memory_limit,
-                "allocator_flush_threshold": "32MB",
-                "temp_directory": str(self.records_path.parent / "duckdb-spill"),
-            }
-        )
-        run_sql(conn, "staged_read_macros")
-        return conn
+    @contextmanager
+    def _connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The run's judging DuckDB, or one of its own in memory for this judgment: judged one
+        read at a time, by the thread that does all of a run's DuckDB work."""
+        if self._judging is not None:
+            yield self._judging.connection()
+            return
+        with _judging_connection(self._memory_limit, self.records_path.parent / "duckdb-spill") as conn:
+            yield conn

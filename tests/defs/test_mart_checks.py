@@ -6,6 +6,8 @@ from dagster import AssetCheckSeverity, DagsterInstance
 
 from laaffic_pipeline.defs.marts.checks import (
     billing_result,
+    call_facts_results,
+    daily_costs_results,
     flagged_share_result,
     required_fields_result,
     totals_result,
@@ -14,7 +16,7 @@ from laaffic_pipeline.defs.marts.checks import (
 )
 from laaffic_pipeline.defs.marts.specs import CALL_FACTS_KEY, DAILY_COSTS_KEY
 from laaffic_pipeline.settings import PipelineSettings
-from laaffic_pipeline.warehouse.marts import query_all, query_one, rebuild_marts
+from laaffic_pipeline.warehouse.marts import figures_by_day, rebuild_marts
 from tests.defs.pipeline import load_definitions, set_pipeline_env
 from tests.warehouse.mart_inputs import DAY, MISSING, call, land, unanswered
 
@@ -26,6 +28,17 @@ def conn(tmp_path):
     connection = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
     yield connection
     connection.close()
+
+
+def query_one(conn, name, day):
+    """The one row a check's statement returns for ``day`` judged alone."""
+    (row,) = figures_by_day(conn, name, [day])[day]
+    return row
+
+
+def query_all(conn, name, day):
+    """Every row a check's statement returns for ``day`` judged alone."""
+    return figures_by_day(conn, name, [day])[day]
 
 
 def build(conn, day=DAY) -> None:
@@ -82,6 +95,29 @@ def test_a_voice_id_stored_on_two_days_fails_uniqueness_on_both(conn, tmp_path):
 
     rebuild_marts(conn, [DAY])  # the rebuild leaves it to the earlier day
     assert voice_id_unique_result(query_one(conn, "check_call_facts_voice_ids", DAY)).passed
+
+
+def test_a_batch_of_days_is_judged_as_each_day_alone(conn, tmp_path):
+    """One query for a batch gives each day (a clean one, a flawed one, an empty one) the results
+    it gets judged alone."""
+    empty_day = DAY + timedelta(days=1)
+    land(conn, tmp_path, DAY, [[call("edge"), call("a"), unanswered("b")]])
+    rebuild_marts(conn, [DAY])  # built before the previous day landed: "edge" stays in both days
+    land(conn, tmp_path, PREVIOUS_DAY, [[call("edge"), call("p", cost="N/A"), call(MISSING)]])
+    rebuild_marts(conn, [PREVIOUS_DAY])
+    batch = [PREVIOUS_DAY, DAY, empty_day]
+
+    def judged(days):
+        facts, costs = call_facts_results(conn, days, 0.05), daily_costs_results(conn, days, 5.0, 10.0)
+        return {
+            day: [(r.check_name, r.passed, r.description, r.metadata) for r in facts[day] + costs[day]]
+            for day in days
+        }
+
+    together = judged(batch)
+    assert list(together) == batch
+    assert together == {day: judged([day])[day] for day in batch}
+    assert [passed for _, passed, _, _ in together[DAY]][:2] == [False, True]  # edge repeated; no null id
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,8 @@ side by side, each its own stable read; the day settles when all of them have. T
 thread iterates over ``DayReads`` and gets, in the order they happen:
 
 - ``Judgment``: a staged read to judge in DuckDB. The step's thread runs it (it does all of the
-  run's DuckDB work, one piece at a time) and the answer goes back to the read waiting for it;
+  run's DuckDB work, one piece at a time; every judgment of the run in one in-memory DuckDB,
+  opened once) and the answer goes back to the read waiting for it;
 - ``DayRead``: a day read whole and stable (each of its windows), staged in its folder, ready to land;
 - ``DayUnread``: a day one of whose windows could not be read (its error says why; the day's
   other windows are stopped, and nothing of the day is handed over);
@@ -38,7 +39,7 @@ from laaffic_pipeline.api.errors import LaafficError
 from laaffic_pipeline.api.stable_read import StableRead, read_stable_window
 from laaffic_pipeline.api.window import QueryWindow
 from laaffic_pipeline.warehouse.consistency import naming_window
-from laaffic_pipeline.warehouse.staging import StagedNdjsonRead
+from laaffic_pipeline.warehouse.staging import JudgingDatabase, StagedNdjsonRead
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,9 @@ class DayReads:
         self._client_counts = RequestCounts()
         self._ended = False
         self._finished = threading.Event()  # set by the loop once its task has ended, however
+        # The staged reads' judge: opened, used and closed by the step's thread alone (Judgment.run,
+        # __exit__); the loop's thread only hands it to each new read.
+        self._judging = JudgingDatabase(self.staging, self.memory_limit)
 
     def __enter__(self) -> DayReads:
         self.staging.mkdir(parents=True, exist_ok=True)
@@ -195,6 +199,7 @@ class DayReads:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join()
         self._loop.close()
+        self._judging.close()
 
     # What follows runs in the loop's thread.
 
@@ -275,7 +280,7 @@ class DayReads:
             return await read_stable_window(
                 client,
                 self.windows[key],
-                lambda number: StagedNdjsonRead(folder, number, self.memory_limit),
+                lambda number: StagedNdjsonRead(folder, number, self.memory_limit, self._judging),
                 max_reads=self.max_reads,
                 log=log,
                 counts=counts,

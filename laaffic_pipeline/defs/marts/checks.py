@@ -2,9 +2,11 @@
 
 The pass/fail logic is in plain functions of the figures (``*_result``) so it can be tested
 without Dagster; the figures come from ``sql/check_*.sql``, all read on the one connection that
-built the day (separate steps would queue on the warehouse's single lock).
+built the days (separate steps would queue on the warehouse's single lock). Each statement judges
+a batch of days at once (``$days``) and returns a row per day: one query for the batch, not one a day.
 """
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -19,7 +21,7 @@ from laaffic_pipeline.defs.marts.specs import (
 )
 from laaffic_pipeline.defs.metadata import markdown_table
 from laaffic_pipeline.warehouse.cost_anomalies import CostAnomalies, cost_anomalies
-from laaffic_pipeline.warehouse.marts import query_all, query_one
+from laaffic_pipeline.warehouse.marts import figures_by_day
 from laaffic_pipeline.warehouse.spend_rate import SpendRate, spend_rate
 
 Figures = dict[str, Any]
@@ -162,26 +164,45 @@ def spend_rate_result(rate: SpendRate) -> AssetCheckResult:
     )
 
 
+def one_row_a_day(grouped: dict[date, list[Figures]]) -> dict[date, Figures]:
+    """The one row each day of a per-day statement has (``figures_by_day``'s lists of one)."""
+    for day, rows in grouped.items():
+        assert len(rows) == 1, f"{len(rows)} rows for {day}, expected 1"
+    return {day: rows[0] for day, rows in grouped.items()}
+
+
 def call_facts_results(
-    conn: duckdb.DuckDBPyConnection, day: date, max_flagged_share: float
-) -> list[AssetCheckResult]:
-    """Every check on one built day of ``marts.call_facts``."""
-    voice_ids = query_one(conn, "check_call_facts_voice_ids", day)
-    return [
-        voice_id_unique_result(voice_ids),
-        voice_id_not_null_result(voice_ids),
-        required_fields_result(query_one(conn, "check_call_facts_required_fields", day)),
-        flagged_share_result(query_one(conn, "check_call_facts_flagged_share", day), max_flagged_share),
-        billing_result(query_one(conn, "check_call_facts_billing", day)),
-    ]
+    conn: duckdb.DuckDBPyConnection, days: Sequence[date], max_flagged_share: float
+) -> dict[date, list[AssetCheckResult]]:
+    """Every check on each built day of ``marts.call_facts``, by day."""
+    voice_ids = one_row_a_day(figures_by_day(conn, "check_call_facts_voice_ids", days))
+    required = one_row_a_day(figures_by_day(conn, "check_call_facts_required_fields", days))
+    flagged = one_row_a_day(figures_by_day(conn, "check_call_facts_flagged_share", days))
+    billing = one_row_a_day(figures_by_day(conn, "check_call_facts_billing", days))
+    return {
+        day: [
+            voice_id_unique_result(voice_ids[day]),
+            voice_id_not_null_result(voice_ids[day]),
+            required_fields_result(required[day]),
+            flagged_share_result(flagged[day], max_flagged_share),
+            billing_result(billing[day]),
+        ]
+        for day in voice_ids
+    }
 
 
 def daily_costs_results(
-    conn: duckdb.DuckDBPyConnection, day: date, anomaly_band: float, spend_rate_band: float
-) -> list[AssetCheckResult]:
-    """Every check on one built day of ``marts.daily_costs``."""
-    return [
-        totals_result(query_all(conn, "check_daily_costs_totals", day)),
-        cost_anomaly_result(cost_anomalies(conn, day, anomaly_band)),
-        spend_rate_result(spend_rate(conn, day, spend_rate_band)),
-    ]
+    conn: duckdb.DuckDBPyConnection, days: Sequence[date], anomaly_band: float, spend_rate_band: float
+) -> dict[date, list[AssetCheckResult]]:
+    """Every check on each built day of ``marts.daily_costs``, by day (each day's cost anomalies
+    against its own trailing weeks; a provisional day's last hour of spend against the same hour
+    of the weeks before)."""
+    totals = figures_by_day(conn, "check_daily_costs_totals", days)
+    return {
+        day: [
+            totals_result(per_currency),
+            cost_anomaly_result(cost_anomalies(conn, day, anomaly_band)),
+            spend_rate_result(spend_rate(conn, day, spend_rate_band)),
+        ]
+        for day, per_currency in totals.items()
+    }

@@ -1,9 +1,11 @@
--- Per currency (the money's: call_facts.cost_currency = daily_costs.currency), one day's
--- marts.daily_costs totals beside the same sums over marts.call_facts; `matches` is false where any
--- pair differs (a currency missing on one side counts as differing).
+-- Per day of $days (a DATE[]) and currency (the money's: call_facts.cost_currency =
+-- daily_costs.currency), the day's marts.daily_costs totals beside the same sums over
+-- marts.call_facts; `matches` is false where any pair differs (a currency missing on one side
+-- counts as differing). A day without rows on either side has no row.
 WITH
     from_facts AS (
         SELECT
+            call_date,
             cost_currency AS currency,
             count(*) AS calls,
             count(*) FILTER (WHERE is_answered) AS answered_calls,
@@ -12,11 +14,12 @@ WITH
             sum(cost) AS total_cost,
             sum(expected_cost) AS expected_cost
         FROM marts.call_facts
-        WHERE call_date = $call_date
-        GROUP BY cost_currency
+        WHERE call_date IN (SELECT unnest($days::DATE[]))
+        GROUP BY call_date, cost_currency
     ),
     from_daily_costs AS (
         SELECT
+            call_date,
             currency,
             sum(calls) AS calls,
             sum(answered_calls) AS answered_calls,
@@ -25,10 +28,11 @@ WITH
             sum(total_cost) AS total_cost,
             sum(expected_cost) AS expected_cost
         FROM marts.daily_costs
-        WHERE call_date = $call_date
-        GROUP BY currency
+        WHERE call_date IN (SELECT unnest($days::DATE[]))
+        GROUP BY call_date, currency
     )
 SELECT
+    coalesce(facts.call_date, costs.call_date) AS call_date,
     coalesce(facts.currency, costs.currency) AS currency,
     facts.calls::BIGINT AS facts_calls,
     costs.calls::BIGINT AS daily_costs_calls,
@@ -49,5 +53,6 @@ SELECT
             (costs.calls, costs.answered_calls, costs.call_seconds, costs.charged_seconds,
              costs.total_cost, costs.expected_cost) AS matches
 FROM from_facts AS facts
-FULL OUTER JOIN from_daily_costs AS costs ON facts.currency IS NOT DISTINCT FROM costs.currency
-ORDER BY currency NULLS LAST;
+FULL OUTER JOIN from_daily_costs AS costs
+    ON facts.call_date = costs.call_date AND facts.currency IS NOT DISTINCT FROM costs.currency
+ORDER BY call_date, currency NULLS LAST;
