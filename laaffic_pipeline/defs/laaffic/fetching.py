@@ -25,8 +25,10 @@ over.
 from __future__ import annotations
 
 import asyncio
+import logging
 import queue
 import shutil
+import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -40,6 +42,11 @@ from laaffic_pipeline.api.stable_read import StableRead, read_stable_window
 from laaffic_pipeline.api.window import QueryWindow
 from laaffic_pipeline.warehouse.consistency import naming_window
 from laaffic_pipeline.warehouse.staging import JudgingDatabase, StagedNdjsonRead
+
+logger = logging.getLogger(__name__)
+
+STOP_WAIT_S = 30.0
+"""How long leaving ``DayReads`` early waits for the cancelled reads to end before giving up on them."""
 
 
 @dataclass(frozen=True)
@@ -164,6 +171,7 @@ class DayReads:
 
     def __enter__(self) -> DayReads:
         self.staging.mkdir(parents=True, exist_ok=True)
+        self._folder = Path(tempfile.mkdtemp(prefix="staging-", dir=self.staging))  # the days' folders
         self._thread.start()
         self._loop.call_soon_threadsafe(self._start)
         return self
@@ -183,19 +191,33 @@ class DayReads:
             yield item
 
     def __exit__(self, *exc_info: object) -> None:
-        if not self._ended:  # left early (a failure, an interrupt): stop the reads under way
-            self._loop.call_soon_threadsafe(self._cancel)
-            # Waited on the loop's own word, not on its last item: an interrupt may have landed
-            # just after this thread took that item off the queue.
-            self._finished.wait()
-            self._ended = True
-            while True:  # what was handed over and never landed
-                try:
-                    item = self._items.get_nowait()
-                except queue.Empty:
-                    break
-                if isinstance(item, DayRead):
-                    item.discard()
+        if self._ended:  # every read settled and was handed over: the loop is idle
+            self._stop_loop()
+            shutil.rmtree(self._folder, ignore_errors=True)
+            return
+        # Left early (a failure, an interrupt): stop the reads under way. When Dagster takes an
+        # interrupt outside the step's code it abandons the step's generator, which is closed later
+        # by the garbage collector: maybe in the loop's own thread, maybe at interpreter exit after
+        # the loop's (daemon) thread was stopped. The loop's word is awaited only where it can come.
+        self._ended = True
+        self._loop.call_soon_threadsafe(self._cancel)
+        here = threading.current_thread() is self._thread
+        if not here and not sys.is_finalizing() and self._finished.wait(STOP_WAIT_S):
+            self._stop_loop()
+        else:
+            logger.warning(
+                "The API reads were cancelled but their thread did not end %s; their staged files "
+                "are removed now without waiting for it.",
+                "(closed from that thread)"
+                if here
+                else "(the interpreter is exiting)"
+                if sys.is_finalizing()
+                else f"within {STOP_WAIT_S:g}s",
+            )
+        # What was staged, handed over or not (a day handed over and never landed included).
+        shutil.rmtree(self._folder, ignore_errors=True)
+
+    def _stop_loop(self) -> None:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join()
         self._loop.close()
@@ -243,7 +265,7 @@ class DayReads:
     async def _read_day(self, client: LaafficClient, key: str, log: _QueuedLog) -> None:
         assert self._slots is not None
         await self._slots.acquire()  # released when the step takes the day off the queue
-        folder = Path(tempfile.mkdtemp(prefix=f"staging-{key}-", dir=self.staging))
+        folder = Path(tempfile.mkdtemp(prefix=f"{key}-", dir=self._folder))
         groups = tuple(self.sip_groups) or ("",)
         counts = {group: RequestCounts() for group in groups}
         started = self._loop.time()
