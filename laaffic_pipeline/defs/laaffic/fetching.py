@@ -31,6 +31,7 @@ import shutil
 import sys
 import tempfile
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -172,6 +173,8 @@ class DayReads:
     def __enter__(self) -> DayReads:
         self.staging.mkdir(parents=True, exist_ok=True)
         self._folder = Path(tempfile.mkdtemp(prefix="staging-", dir=self.staging))  # the days' folders
+        # Removed by __exit__, or at interpreter exit when an abandoned step never reaches it.
+        self._remove_staging = weakref.finalize(self, shutil.rmtree, self._folder, ignore_errors=True)
         self._thread.start()
         self._loop.call_soon_threadsafe(self._start)
         return self
@@ -193,7 +196,7 @@ class DayReads:
     def __exit__(self, *exc_info: object) -> None:
         if self._ended:  # every read settled and was handed over: the loop is idle
             self._stop_loop()
-            shutil.rmtree(self._folder, ignore_errors=True)
+            self._remove_staging()
             return
         # Left early (a failure, an interrupt): stop the reads under way. When Dagster takes an
         # interrupt outside the step's code it abandons the step's generator, which is closed later
@@ -215,7 +218,7 @@ class DayReads:
                 else f"within {STOP_WAIT_S:g}s",
             )
         # What was staged, handed over or not (a day handed over and never landed included).
-        shutil.rmtree(self._folder, ignore_errors=True)
+        self._remove_staging()
 
     def _stop_loop(self) -> None:
         self._loop.call_soon_threadsafe(self._loop.stop)
