@@ -19,13 +19,9 @@ from laaffic_pipeline.defs.partitions import daily_partitions
 from laaffic_pipeline.defs.resources import pipeline_resources
 from laaffic_pipeline.settings import PipelineSettings
 
-# Two features the pipeline needs print a warning at every load: per-partition check specs
-# (PreviewWarning) and a partition mapping to D-1 that allows the first day's missing upstream
-# (BetaWarning). They are chosen, so the warnings say nothing a user can act on.
+# A feature the pipeline needs prints a warning at every load: per-partition check specs
+# (PreviewWarning). It is chosen, so the warning says nothing a user can act on.
 warnings.filterwarnings("ignore", category=dg.PreviewWarning, message=".*partitions_def.*")
-warnings.filterwarnings(
-    "ignore", category=dg.BetaWarning, message=".*allow_nonexistent_upstream_partitions.*"
-)
 
 
 def build_definitions(

@@ -28,20 +28,12 @@ def test_marts_depend_on_raw_then_on_each_other():
     assert [dep.asset_key for dep in by_key[DAILY_COSTS_KEY].deps] == [CALL_FACTS_KEY]
 
 
-def test_call_facts_of_a_day_declares_the_raw_day_before_it_reads():
-    spec = specs()[CALL_FACTS_KEY]
-    (dep,) = spec.deps
-    partitions = spec.partitions_def
-    day = partitions.empty_subset().with_partition_keys(["2026-03-10"])
-    upstream = dep.partition_mapping.get_upstream_mapped_partitions_result_for_partitions(
-        day, partitions, partitions
-    )
-    assert sorted(upstream.partitions_subset.get_partition_keys()) == ["2026-03-09", "2026-03-10"]
-    first = partitions.empty_subset().with_partition_keys(["2026-01-01"])  # no day before the first
-    upstream = dep.partition_mapping.get_upstream_mapped_partitions_result_for_partitions(
-        first, partitions, partitions
-    )
-    assert sorted(upstream.partitions_subset.get_partition_keys()) == ["2026-01-01"]
+def test_call_facts_of_a_day_declares_the_raw_day_alone():
+    """Day D reads raw D-1's voice ids too, but declares only raw D: a backfill up to yesterday must
+    not also target today's marts through a D-1 mapping."""
+    (dep,) = specs()[CALL_FACTS_KEY].deps
+    assert dep.asset_key == RAW_CALL_RECORDS_KEY
+    assert dep.partition_mapping is None
 
 
 @pytest.mark.parametrize("key", [CALL_FACTS_KEY, DAILY_COSTS_KEY])

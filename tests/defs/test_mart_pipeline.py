@@ -20,7 +20,7 @@ def test_the_daily_job_builds_marts_that_agree_with_the_simulator(monkeypatch, t
 
     assert result.success
     checks = {c.asset_check_key.name: c for c in result.get_asset_check_evaluations()}
-    assert len(checks) == 10
+    assert len(checks) == 11
     assert all(check.passed for check in checks.values()), {n: c.description for n, c in checks.items()}
     window = day_bounds(date.fromisoformat(day), pipeline.settings.timezone)
     truth = simulator.records_for_window(*window)

@@ -66,7 +66,7 @@ def test_a_range_east_of_utc_lands_each_local_day_with_its_own_results(monkeypat
     checks = pipeline.checks(result)
     assert {partition for _, partition in checks} == set(days)  # every result on its own day
     assert all(checks[("page_count_consistency", day)].passed for day in days)
-    assert len(checks) == 10 * len(days)  # 3 raw checks (archive included) and 7 of the marts
+    assert len(checks) == 11 * len(days)  # 3 raw checks (archive included) and 8 of the marts
     # The UI's runs list shows a ranged run's days (a single day has its partition badge).
     run = pipeline.instance.get_run_by_id(result.run_id)
     assert run is not None and run.tags["laaffic/days"] == f"{days[0]}...{days[-1]} (3 days)"

@@ -91,16 +91,10 @@ def mart_specs(partitions: dg.PartitionsDefinition, settings: PipelineSettings) 
     return [
         dg.AssetSpec(
             CALL_FACTS_KEY,
-            # Day D also reads raw D-1 (a call returned by two adjacent days stays in the earlier one), so
-            # re-landing D-1 marks D stale.
-            deps=[
-                dg.AssetDep(
-                    RAW_CALL_RECORDS_KEY,
-                    partition_mapping=dg.TimeWindowPartitionMapping(
-                        start_offset=-1, end_offset=0, allow_nonexistent_upstream_partitions=True
-                    ),
-                )
-            ],
+            # Day D also reads raw D-1's voice ids (a call returned by two adjacent days stays in the
+            # earlier one), but declares raw D alone: with D-1 declared too, a backfill of days up to
+            # yesterday would also target today's marts (the day after its last), as a second run.
+            deps=[RAW_CALL_RECORDS_KEY],
             partitions_def=partitions,
             skippable=True,
             group_name="marts",
