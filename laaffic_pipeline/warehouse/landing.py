@@ -138,7 +138,9 @@ def merge_raw_partition(
         conn.begin()
         try:
             rows_before = _count(conn, partition_date)
-            run_sql(conn, "merge_raw_records", {**day, **_records_params(windows)})
+            records = {**day, **_records_params(windows)}
+            run_sql(conn, "delete_records_read_again", records)
+            run_sql(conn, "insert_raw_records", records)  # a record read twice kept once
             _insert_pages(conn, day, windows)
             run_sql(
                 conn,
