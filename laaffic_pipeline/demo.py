@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
@@ -14,7 +14,7 @@ from dagster import DagsterInstance
 
 from laaffic_pipeline.defs import build_definitions
 from laaffic_pipeline.defs.jobs import DAILY_JOB_NAME
-from laaffic_pipeline.defs.partitions import complete_day_keys
+from laaffic_pipeline.defs.partitions import final_day_keys
 from laaffic_pipeline.local_stack import prepare_dagster_home, simulator_environment
 from laaffic_pipeline.report import write_report
 from laaffic_pipeline.settings import PipelineSettings
@@ -39,7 +39,8 @@ def run_demo(days: int = 7, records_per_day: int = 500, out: TextIO = sys.stdout
         settings = PipelineSettings.from_env()  # the simulator's URL and secret were just set
         job = build_definitions(settings, os.environ).resolve_job_def(DAILY_JOB_NAME)
         partitions_def = job.partitions_def
-        keys = complete_day_keys(partitions_def, datetime.now(UTC))[-days:]
+        final_lag = timedelta(minutes=settings.client.final_lag_min)
+        keys = final_day_keys(partitions_def, datetime.now(UTC), final_lag)[-days:]
         print(
             f"Simulator on {simulator.base_url}; warehouse {settings.warehouse.duckdb_path}; "
             f"Dagster home {home}",

@@ -119,6 +119,12 @@ def daily_partitions(settings: PipelineSettings, now: datetime | None = None) ->
     )
 
 
-def complete_day_keys(partitions: dg.DailyPartitionsDefinition, now: datetime) -> list[str]:
-    """The partitions whose day has ended at ``now`` (every key but today's), oldest first."""
-    return partitions.get_partition_keys(current_time=now)[:-1]
+def final_day_keys(
+    partitions: dg.DailyPartitionsDefinition, now: datetime, final_lag: timedelta
+) -> list[str]:
+    """The partitions whose read is final at ``now`` (their day ended ``final_lag`` ago: all but
+    today, and but yesterday in the first ``final_lag`` after midnight), oldest first."""
+    keys = partitions.get_partition_keys(current_time=now)
+    while keys and partitions.time_window_for_partition_key(keys[-1]).end + final_lag > now:
+        keys.pop()
+    return keys

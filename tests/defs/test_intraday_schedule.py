@@ -68,3 +68,20 @@ def test_the_nightly_run_never_includes_today(monkeypatch):
     )
     (request,) = defs.resolve_schedule_def("laaffic_daily_with_lookback").evaluate_tick(context).run_requests
     assert request.tags["dagster/asset_partition_range_end"] == "2026-11-26"
+
+
+def test_a_nightly_tick_within_the_lag_leaves_yesterday_to_the_next_night(monkeypatch):
+    set_pipeline_env(
+        monkeypatch, {"lookback_days": 1, "start_date": "2026-01-01", "schedule_cron": "30 0 * * *"}
+    )
+    defs = load_definitions()
+    # 00:30 is within the default 65 minutes of lag: the 26th would be read provisional.
+    context = build_schedule_context(
+        scheduled_execution_time=datetime(2026, 11, 27, 0, 30, tzinfo=ZoneInfo("UTC")),
+        repository_def=defs.get_repository_def(),
+    )
+    (request,) = defs.resolve_schedule_def("laaffic_daily_with_lookback").evaluate_tick(context).run_requests
+    assert (
+        request.tags["dagster/asset_partition_range_start"],
+        request.tags["dagster/asset_partition_range_end"],
+    ) == ("2026-11-24", "2026-11-25")

@@ -1,12 +1,13 @@
 """The two schedules: the nightly run (yesterday plus a lookback of earlier days, made final) and
 the intra-day refresh of today's partition (provisional until its final read)."""
 
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import dagster as dg
 
 from laaffic_pipeline.defs.jobs import DAILY_JOB_NAME
-from laaffic_pipeline.defs.partitions import complete_day_keys
+from laaffic_pipeline.defs.partitions import final_day_keys
 from laaffic_pipeline.settings import PipelineSettings
 
 SCHEDULE_NAME = "laaffic_daily_with_lookback"
@@ -26,8 +27,10 @@ UNFINISHED = [
 def nightly_schedule(
     settings: PipelineSettings, partitions: dg.DailyPartitionsDefinition
 ) -> dg.ScheduleDefinition:
-    """At ``LAAFFIC_SCHEDULE_CRON``: the last ``LAAFFIC_LOOKBACK_DAYS`` + 1 whole days, one run."""
+    """At ``LAAFFIC_SCHEDULE_CRON``: the last ``LAAFFIC_LOOKBACK_DAYS`` + 1 days whose read is final
+    (yesterday, once it ended ``LAAFFIC_FINAL_LAG_MIN`` ago), one run."""
     lookback, cron = settings.lookback_days, settings.schedule_cron
+    final_lag = timedelta(minutes=settings.client.final_lag_min)
 
     @dg.schedule(
         name=SCHEDULE_NAME,
@@ -43,8 +46,9 @@ def nightly_schedule(
     )
     def laaffic_daily_with_lookback(context: dg.ScheduleEvaluationContext):
         tick = context.scheduled_execution_time
-        # Dagster decides which days are complete at the tick, in the partitions' zone.
-        keys = complete_day_keys(partitions, tick)[-(lookback + 1) :]
+        # Dagster decides which days have ended at the tick, in the partitions' zone; those ended
+        # less than the lag ago are left to the next night (a run now would read them provisional).
+        keys = final_day_keys(partitions, tick, final_lag)[-(lookback + 1) :]
         if not keys:
             return dg.SkipReason(f"no complete day since the first partition {partitions.start:%Y-%m-%d}")
         tick_day = tick.astimezone(ZoneInfo(partitions.timezone)).date()
