@@ -27,9 +27,9 @@ from pathlib import Path
 import duckdb
 
 from laaffic_pipeline.warehouse.consistency import day_page_count_problems
+from laaffic_pipeline.warehouse.landing import provisional_days_among
 from laaffic_pipeline.warehouse.query import connect_read_only
 from laaffic_pipeline.warehouse.sql import query_rows
-from laaffic_pipeline.warehouse.tables import RAW_PROVISIONAL_DAYS
 
 REPORT_DAYS = 31
 ALL_CALLS = "all calls"
@@ -156,14 +156,10 @@ def read_report_figures(conn: duckdb.DuckDBPyConnection, days: int = REPORT_DAYS
         CurrencyTotal(**{**row, "currency": row["currency"] or NO_CURRENCY})
         for row in query_rows(conn, "report_totals_by_currency", period)
     ]
-    try:
-        provisional = frozenset(
-            day for (day,) in conn.execute(f"SELECT partition_date FROM {RAW_PROVISIONAL_DAYS}").fetchall()
-        )
-    except duckdb.CatalogException:  # a warehouse the intra-day pipeline has not opened yet
-        provisional = frozenset()
+    day_rows = query_rows(conn, "report_day_checks", period)
+    provisional = frozenset(provisional_days_among(conn, [row["call_date"] for row in day_rows]))
     checks = []
-    for row in query_rows(conn, "report_day_checks", period):
+    for row in day_rows:
         landed = row.pop("landed")
         problems = None
         if landed:

@@ -32,10 +32,11 @@ import httpx
 import pytest
 
 from laaffic_pipeline.api.auth import Credentials
+from laaffic_pipeline.settings import ClientSettings
 from laaffic_pipeline.simulator import LaafficSimulator
 
-SETTLE_LAG = timedelta(minutes=65)
-"""LAAFFIC_FINAL_LAG_MIN's default: the simulator's longest call spans 60 min 34 s."""
+SETTLE_LAG = timedelta(minutes=ClientSettings.model_fields["final_lag_min"].default)
+"""LAAFFIC_FINAL_LAG_MIN's default (65 minutes: the simulator's longest call spans 60 min 34 s)."""
 
 
 def last_final_day(zone: str = "UTC", now: datetime | None = None) -> date:

@@ -40,7 +40,7 @@ from pydantic import Field
 from laaffic_pipeline.api.window import QueryWindow, format_api_time, retention_floor
 from laaffic_pipeline.defs.laaffic.checks import archive_result, page_count_result, schema_drift_result
 from laaffic_pipeline.defs.laaffic.fetching import DayRead, DayReads, DayUnread, Judgment, LogLine
-from laaffic_pipeline.defs.laaffic.reading import DayNotBegunError, plan_read
+from laaffic_pipeline.defs.laaffic.reading import DayNotBegunError, is_final_at, plan_read
 from laaffic_pipeline.defs.laaffic.specs import (
     PAGE_COUNT_CHECK,
     RAW_CALL_RECORDS_KEY,
@@ -332,7 +332,11 @@ def plan_reads(
     settings = laaffic.client_settings
     final_lag = timedelta(minutes=settings.final_lag_min)
     overlap = timedelta(minutes=settings.intraday_overlap_min)
-    unfinished = [date.fromisoformat(key) for key, window in servable.items() if now < window.end + final_lag]
+    unfinished = [
+        date.fromisoformat(key)
+        for key, window in servable.items()
+        if not is_final_at(window.end, now, final_lag)
+    ]
     # Only a run with a day not yet final asks the warehouse (opening it) before reading.
     refreshed = provisional_days_among(warehouse.conn, unfinished) if unfinished else {}
     to_read = {}

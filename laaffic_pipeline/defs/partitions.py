@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from laaffic_pipeline.api.window import QueryWindow, retention_floor
+from laaffic_pipeline.defs.laaffic.reading import is_final_at
 from laaffic_pipeline.settings import PipelineSettings, SettingsError, env_name
 
 FIRST_PARTITION_SUFFIX = ".first-partition"
@@ -125,6 +126,6 @@ def final_day_keys(
     """The partitions whose read is final at ``now`` (their day ended ``final_lag`` ago: all but
     today, and but yesterday in the first ``final_lag`` after midnight), oldest first."""
     keys = partitions.get_partition_keys(current_time=now)
-    while keys and partitions.time_window_for_partition_key(keys[-1]).end + final_lag > now:
+    while keys and not is_final_at(partitions.time_window_for_partition_key(keys[-1]).end, now, final_lag):
         keys.pop()
     return keys

@@ -20,6 +20,7 @@ from typing import Any
 
 import duckdb
 
+from laaffic_pipeline.warehouse.landing import provisional_days_among
 from laaffic_pipeline.warehouse.sql import query_rows
 
 DEFAULT_BAND = 5.0  # LAAFFIC_ANOMALY_BAND: spreads from the median before a figure is flagged
@@ -99,6 +100,6 @@ def cost_anomalies(conn: duckdb.DuckDBPyConnection, day: date, band: float = DEF
     """Judge ``day`` of ``marts.daily_costs`` against its trailing ``HISTORY_DAYS`` days."""
     groups = query_rows(conn, "check_daily_costs_anomalies", {"call_date": day, "history_days": HISTORY_DAYS})
     history_days = groups[0]["history_days"] if groups else 0
-    final = not query_rows(conn, "provisional_days_among", {"days": [day]})
+    final = not provisional_days_among(conn, [day])
     flagged = flag(groups, band) if final and history_days >= MIN_HISTORY_DAYS else []
     return CostAnomalies(day, band, history_days, groups, flagged, final)

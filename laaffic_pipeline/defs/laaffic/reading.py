@@ -30,6 +30,12 @@ class ReadPlan:
     final: bool
 
 
+def is_final_at(day_end: datetime, now: datetime, final_lag: timedelta) -> bool:
+    """Whether a day ending at ``day_end`` is read final at ``now``: the one rule, for the step,
+    the nightly schedule and the demo."""
+    return now >= day_end + final_lag
+
+
 def plan_read(
     day: QueryWindow,
     now: datetime,
@@ -44,7 +50,7 @@ def plan_read(
         raise DayNotBegunError(
             f"the day starts {day.str_time}, after now ({now.isoformat(timespec='seconds')})"
         )
-    if now >= day.end + final_lag:
+    if is_final_at(day.end, now, final_lag):
         return ReadPlan(day, final=True)
     zone = day.start.tzinfo
     end = min(day.end, now.replace(microsecond=0).astimezone(zone))
