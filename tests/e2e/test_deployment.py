@@ -110,6 +110,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "LAAFFIC_BASE_URL": simulator.base_url,
             "LAAFFIC_DUCKDB_PATH": str(root / "data" / "laaffic.duckdb"),
             "LAAFFIC_STEP_RETRIES": "0",
+            # The daemon would refresh today every 15 minutes: a provisional day the archive (final
+            # days only) and so the restored copy never hold.
+            "LAAFFIC_INTRADAY_REFRESH": "false",
         }
         yesterday = last_final_day()  # all its calls ended
         days = [(yesterday - timedelta(days=n)).isoformat() for n in (2, 1, 0)]
