@@ -38,6 +38,7 @@ from duckdb import DuckDBPyConnection
 from pydantic import Field
 
 from laaffic_pipeline.api.window import QueryWindow, format_api_time, retention_floor
+from laaffic_pipeline.defs.interrupts import is_interrupt
 from laaffic_pipeline.defs.laaffic.checks import archive_result, page_count_result, schema_drift_result
 from laaffic_pipeline.defs.laaffic.fetching import DayRead, DayReads, DayUnread, Judgment, LogLine
 from laaffic_pipeline.defs.laaffic.reading import DayNotBegunError, is_final_at, plan_read
@@ -128,15 +129,18 @@ def laaffic_days_asset(
             yield from materialize_days(
                 context, config, laaffic, duckdb, marts.settings, partitions, clock.now()
             )
-        except (dg.DagsterExecutionInterruptedError, KeyboardInterrupt) as interrupt:
+        except (Exception, dg.DagsterExecutionInterruptedError, KeyboardInterrupt) as error:
             # Dagster re-runs an interrupted step that has a retry policy, so the UI's Terminate (or
             # Ctrl-C on `dg launch`) would be followed by the whole range again 30 s later: stop.
+            # An interrupt arriving inside a DuckDB query surfaces as DuckDB's error (is_interrupt).
+            if not is_interrupt(error):
+                raise
             raise dg.Failure(
                 "The run was interrupted (terminated from the UI, Ctrl-C or a shutdown) and is not "
                 "retried. Each day landed before that is stored whole and recorded; the others were "
                 "not written. Launch the range again to finish it.",
                 allow_retries=False,
-            ) from interrupt
+            ) from error
 
     return laaffic_days
 
