@@ -27,7 +27,7 @@ from pathlib import Path
 import duckdb
 
 from laaffic_pipeline.warehouse.consistency import day_page_count_problems
-from laaffic_pipeline.warehouse.landing import provisional_days_among
+from laaffic_pipeline.warehouse.landing import provisional_days_among, read_raw_as_current
 from laaffic_pipeline.warehouse.query import connect_read_only
 from laaffic_pipeline.warehouse.sql import query_rows
 
@@ -141,7 +141,12 @@ def write_report(database: str | os.PathLike[str], path: Path | None = None, day
 
 
 def read_report_figures(conn: duckdb.DuckDBPyConnection, days: int = REPORT_DAYS) -> ReportFigures:
-    """The figures of the ``days`` days up to the latest day landed or built; empty before the first."""
+    """The figures of the ``days`` days up to the latest day landed or built; empty before the first.
+
+    A warehouse an older version wrote, which no run of this one has opened yet, is read as the
+    pipeline's next run will migrate it (``read_raw_as_current``), the file untouched.
+    """
+    read_raw_as_current(conn)
     try:
         (period,) = query_rows(conn, "report_period", {"days": days}) or [None]
     except duckdb.CatalogException:  # the pipeline never wrote this file

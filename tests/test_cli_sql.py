@@ -14,6 +14,7 @@ import pytest
 
 from laaffic_pipeline import cli
 from laaffic_pipeline.cli import main
+from tests.warehouse.older_warehouse import BUILT_DAY, SHORT_DAY, write_older_warehouse
 
 
 @pytest.fixture
@@ -131,3 +132,40 @@ def test_the_files_sql_reads_are_named_and_defaulted_as_the_settings_declare_the
         "/w/x.duckdb",
         Path("/w/analytics.duckdb"),
     )
+
+
+@pytest.fixture
+def older_warehouse(tmp_path, monkeypatch):
+    path = write_older_warehouse(tmp_path / "laaffic.duckdb")
+    monkeypatch.setenv("LAAFFIC_DUCKDB_PATH", str(path))
+    monkeypatch.delenv("LAAFFIC_ANALYTICS_PATH", raising=False)
+    return path
+
+
+def test_an_older_warehouse_is_queried_as_it_is(older_warehouse, capsys):
+    query = "SELECT partition_date, count(*) AS records FROM raw.call_records GROUP BY 1 ORDER BY 1"
+    assert main(["sql", "--warehouse", "--format", "csv", query]) == 0
+    assert capsys.readouterr().out == f"partition_date,records\n{BUILT_DAY},3\n{SHORT_DAY},1\n"
+
+
+@pytest.mark.parametrize(
+    "query", ["SELECT * FROM raw.provisional_days", "SELECT DISTINCT sip_group_name FROM raw.call_records"]
+)
+def test_what_an_older_warehouse_lacks_is_named_with_what_upgrades_it(older_warehouse, capsys, query):
+    before = older_warehouse.read_bytes()
+
+    assert main(["sql", "--warehouse", query]) == 1
+
+    hint = capsys.readouterr().err.rstrip("\n").rsplit("\n", 1)[-1]
+    assert hint == (
+        "hint: an older laaffic-pipeline wrote this warehouse, which lacks "
+        "raw.call_record_pages.sip_group_name, raw.call_records.sip_group_name, raw.provisional_days: "
+        "the pipeline's next run upgrades it in place "
+        "(the marts too), keeping everything stored; materializing marts/* does it without any API request"
+    )
+    assert older_warehouse.read_bytes() == before
+
+
+def test_a_table_no_version_had_gets_no_upgrade_hint(older_warehouse, capsys):
+    assert main(["sql", "--warehouse", "SELECT * FROM raw.no_such_table"]) == 1
+    assert "hint:" not in capsys.readouterr().err

@@ -22,6 +22,7 @@ from laaffic_pipeline.warehouse.query import WarehouseQueryError
 from tests.conftest import TEST_API_KEY, TEST_API_SECRET
 from tests.defs.pipeline import make_pipeline
 from tests.warehouse.mart_inputs import DAY, call, land
+from tests.warehouse.older_warehouse import BUILT_DAY, SHORT_DAY, write_older_warehouse
 
 
 @pytest.fixture(scope="module")
@@ -269,3 +270,32 @@ def test_a_provisional_day_is_marked_so_wherever_the_page_names_it(tmp_path):
         [f"{today} (provisional)", "ok"],
     ]
     assert f"<td>{today} (provisional)</td>" in page.split('<table class="checks">')[0]
+
+
+def test_a_warehouse_an_older_version_wrote_is_reported_as_it_is_without_changing_it(tmp_path):
+    """Before sip_group_name and raw.provisional_days: no day of it is provisional, each day one
+    window of every group; the file stays as it was until the pipeline's next run upgrades it."""
+    database = write_older_warehouse(tmp_path / "warehouse.duckdb")
+    before = database.read_bytes()
+
+    page = write_report(database).read_text(encoding="utf-8")
+
+    assert table_rows(page, "figures") == [
+        [str(BUILT_DAY), "EUR", "1", "1", "100.0%", "0.25", "0.25", "0.00"],
+        [str(BUILT_DAY), "USD", "2", "1", "50.0%", "0.50", "0.40", "0.10"],
+    ]
+    assert table_rows(page, "checks") == [
+        [str(BUILT_DAY), "warning", "ok", "3", "0", "1", "1"],
+        [str(SHORT_DAY), "failed", "records landed 1 != reported total 2", "not built", "0", "0", "0"],
+    ]
+    assert "(provisional)" not in page
+    assert database.read_bytes() == before
+
+
+def test_the_report_command_on_an_older_warehouse_writes_the_page(monkeypatch, tmp_path, capsys):
+    database = write_older_warehouse(tmp_path / "laaffic.duckdb")
+    monkeypatch.setenv("LAAFFIC_DUCKDB_PATH", str(database))
+
+    assert main(["report"]) == 0
+
+    assert capsys.readouterr().out.strip() == str(report_path(database).resolve())

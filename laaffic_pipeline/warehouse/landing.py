@@ -46,6 +46,63 @@ def ensure_raw_tables(conn: duckdb.DuckDBPyConnection) -> None:
     run_sql(conn, "create_raw_tables")
 
 
+CURRENT_RAW = "laaffic_current_raw"  # the in-memory database read_raw_as_current attaches
+
+
+def read_raw_as_current(conn: duckdb.DuckDBPyConnection) -> list[str]:
+    """Let ``conn`` (read-only is enough) read the raw tables of a warehouse an older version wrote
+    as ``create_raw_tables.sql`` brings them up to date, without writing to the file.
+
+    The pipeline migrates a warehouse in place when it opens it for writing (``ensure_raw_tables``).
+    Until then, this connection reads what that migration would leave: a table the older version
+    lacked is empty (e.g. ``raw.provisional_days``: it read every day whole, final), a column it
+    lacked holds its default on every stored row (``sip_group_name`` ``''``: one window of every
+    group). They live in an in-memory database searched before the file's ``raw`` schema; the
+    file's own default schema stays the default, and ``marts`` is read from the file as it is.
+    Returns what the file lacks (``raw.provisional_days``, ``raw.call_records.sip_group_name``...);
+    nothing for a current warehouse or a file without raw tables, whose connection is left as it was.
+    """
+    (stored,) = conn.execute("SELECT current_database()").fetchone()
+    conn.execute(f"ATTACH ':memory:' AS {CURRENT_RAW} (READ_WRITE)")
+    conn.execute(f"USE {CURRENT_RAW}")
+    try:
+        run_sql(conn, "create_raw_tables")
+    finally:
+        conn.execute(f"USE {_identifier(stored)}")
+    columns = query_rows(conn, "raw_columns_as_current", {"current": CURRENT_RAW, "stored": stored})
+    missing = list(
+        dict.fromkeys(  # a table it lacks once, not once per column
+            f"raw.{column['table_name']}" + (f".{column['column_name']}" if column["table_stored"] else "")
+            for column in columns
+            if not column["column_stored"]
+        )
+    )
+    if not missing or not any(column["table_stored"] for column in columns):  # current, or no warehouse
+        conn.execute(f"DETACH {CURRENT_RAW}")
+        return []
+    for table in {column["table_name"] for column in columns if column["table_stored"]}:
+        defaults = "".join(
+            f", CAST({column['column_default']} AS {column['data_type']})"
+            f" AS {_identifier(column['column_name'])}"
+            for column in columns
+            if column["table_name"] == table and not column["column_stored"]
+        )
+        current, stored_table = f"{CURRENT_RAW}.raw.{table}", f"{_identifier(stored)}.raw.{table}"
+        conn.execute(f"DROP TABLE {current}")
+        if defaults:  # appended last, as ADD COLUMN appends them
+            conn.execute(f"CREATE VIEW {current} AS SELECT *{defaults} FROM {stored_table}")
+    # The first entry is the default for names without a schema; raw.<table> is looked up in order.
+    conn.execute(
+        "SET search_path = ?",
+        [f"{_identifier(stored)}.main,{CURRENT_RAW}.raw,{_identifier(stored)}.raw"],
+    )
+    return missing
+
+
+def _identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
 # One stream of JSON into one table: on one thread, in any order, DuckDB's buffers stay inside its
 # memory limit (a 1M-record day at 256MB runs out of memory on two threads, at equal speed).
 # Both settings are the whole database's, so they are set for the landing and reset after it:

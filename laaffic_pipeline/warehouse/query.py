@@ -20,6 +20,7 @@ from typing import Any
 import duckdb
 
 from laaffic_pipeline.warehouse.connection import WarehouseLockedError, connect_waiting
+from laaffic_pipeline.warehouse.landing import read_raw_as_current
 
 FORMATS = ("table", "csv", "json")
 TABLE_ROWS = 10_000  # rows DuckDB draws in a table at most
@@ -82,13 +83,27 @@ def query_read_only(database: str | Path, sql: str, wait_s: float = 10.0) -> Que
         description = cursor.description or []
         rows = cursor.fetchall() if description else []
     except duckdb.CatalogException as error:
-        raise UnknownRelationError(str(error)) from None
+        raise UnknownRelationError(str(error) + _older_warehouse_hint(conn, error)) from None
+    except duckdb.BinderException as error:
+        raise WarehouseQueryError(str(error) + _older_warehouse_hint(conn, error)) from None
     except duckdb.Error as error:
         raise WarehouseQueryError(str(error)) from None
     finally:
         conn.close()
     return QueryResult(
         [column[0] for column in description], [str(column[1]) for column in description], rows
+    )
+
+
+def _older_warehouse_hint(conn: duckdb.DuckDBPyConnection, error: duckdb.Error) -> str:
+    """For a query naming what an older version's warehouse lacks: which version gap, and what closes it."""
+    missing = read_raw_as_current(conn)
+    if not any(name.rsplit(".", 1)[-1] in str(error) for name in missing):
+        return ""
+    return (
+        f"\nhint: an older laaffic-pipeline wrote this warehouse, which lacks {', '.join(missing)}: the "
+        "pipeline's next run upgrades it in place (the marts too), keeping everything stored; "
+        "materializing marts/* does it without any API request"
     )
 
 
