@@ -24,7 +24,7 @@ from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
 
 from laaffic_pipeline.defs.jobs import DAILY_JOB_NAME
 from tests.conftest import last_final_day
-from tests.daemon import BIN, REPO_ROOT, dagster_home, pipeline_env, skip_under_libfaketime
+from tests.daemon import BIN, REPO_ROOT, dagster_home, pipeline_env
 
 WAIT_S = 120  # only reached when the behaviour under test is broken
 RAW = ["raw", "call_records"]
@@ -40,9 +40,6 @@ def raw_days_recorded(instance: DagsterInstance) -> list[str]:
 
 
 def test_an_interrupted_range_stops_keeps_its_landed_days_and_is_not_retried(tmp_path, make_simulator):
-    # Stopping a run may take the reads' bounded wait (DayReads.__exit__, 30 s), a timed wait that
-    # never ends under libfaketime (tests/daemon.py says why).
-    skip_under_libfaketime()
     yesterday = last_final_day()  # all its calls ended
     days = [yesterday - timedelta(days=n) for n in (2, 1, 0)]
     released = threading.Event()
