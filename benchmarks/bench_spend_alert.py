@@ -1,7 +1,7 @@
 """The spend-rate alert's delay, measured: from the first call of a tenfold hour to the webhook.
 
-    .venv/bin/python benchmarks/bench_spend_alert.py          # quick (make bench, ~3 min): 5,000 calls, 15 min
-    .venv/bin/python benchmarks/bench_spend_alert.py --full   # 5,000 and 50,000 calls x 15 and 5 min (~25 min)
+    .venv/bin/python benchmarks/bench_spend_alert.py          # quick (make bench, ~3 min): 5,000 calls
+    .venv/bin/python benchmarks/bench_spend_alert.py --full   # 5k and 50k calls x 15 and 5 min (~25 min)
 
 One fixed day (``--day``, default 2026-12-06, the day of ``tests/defs/test_spend_rate_alert.py``) in
 the default partition zone (UTC), so the figures come from the same calls on any date. The
