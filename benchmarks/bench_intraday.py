@@ -9,7 +9,7 @@ the default partition zone (UTC). The simulator runs in its own process (its own
 the real API does not share the pipeline's interpreter) on a ``SettableClock`` this script moves
 through a pipe; the pipeline's "now" is its ``clock`` resource, pinned to the same instant in each
 run's config. The client signs with the machine's clock, so the simulator accepts any Timestamp
-within 30 days. For each calls-per-day x cadence:
+within 10 years (a benchmark of a fixed day: ``bench_spend_alert``). For each calls-per-day x cadence:
 
 1. **Requests per day.** The intra-day schedule's ticks through the day (00:00, one cadence, ...,
    the last before midnight: after it, "today" is the next day), each refresh's window planned as
@@ -46,7 +46,7 @@ import statistics
 import tempfile
 import time
 from bisect import bisect_left
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -55,6 +55,7 @@ from typing import Any
 import duckdb
 from _common import CLIENT, PARTITION_TIMEZONE, Target, report, utc_day_window
 
+from laaffic_pipeline.alerts.sensors import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
 from laaffic_pipeline.api.models import CallRecordPage
 from laaffic_pipeline.api.window import QueryWindow
 from laaffic_pipeline.defs.laaffic.reading import plan_read
@@ -81,9 +82,12 @@ PAGE_SIZE = CLIENT.page_size
 # -- the simulator, in its own process on a clock moved through a pipe -----------------------
 
 
-def serve_simulator(pipe: Connection, records: int, latency_ms: float, seed: int, day: date) -> None:
-    """The child: a simulator on a ``SettableClock``; answers ``(command, argument)`` on ``pipe``."""
-    from laaffic_pipeline.simulator import LaafficSimulator, SettableClock
+def serve_simulator(
+    pipe: Connection, records: int, latency_ms: float, seed: int, day: date, faults: dict[str, Any]
+) -> None:
+    """The child: a simulator on a ``SettableClock``, with ``faults`` (``FaultConfig`` fields);
+    answers ``(command, argument)`` on ``pipe``."""
+    from laaffic_pipeline.simulator import FaultConfig, LaafficSimulator, SettableClock
 
     clock = SettableClock(datetime.combine(day, datetime.min.time(), UTC))
     simulator = LaafficSimulator(
@@ -92,8 +96,9 @@ def serve_simulator(pipe: Connection, records: int, latency_ms: float, seed: int
         seed=seed,
         records_per_day=records,
         clock=clock,
-        timestamp_tolerance_s=30 * 86_400,
+        timestamp_tolerance_s=10 * 365 * 86_400,
         latency_ms=latency_ms,
+        faults=FaultConfig(**faults),
     )
     day_rows(seed, day, records)  # generated (and cached) before anything is timed
     with simulator:
@@ -113,11 +118,13 @@ def serve_simulator(pipe: Connection, records: int, latency_ms: float, seed: int
 class SimulatorChild:
     """The simulator's process: ``at(instant)`` moves its clock and zeroes its request count."""
 
-    def __init__(self, records: int, latency_ms: float, seed: int, day: date) -> None:
+    def __init__(
+        self, records: int, latency_ms: float, seed: int, day: date, faults: dict[str, Any] | None = None
+    ) -> None:
         context = multiprocessing.get_context("spawn")  # no threads or Dagster state inherited
         self._pipe, child = context.Pipe()
         self._process = context.Process(
-            target=serve_simulator, args=(child, records, latency_ms, seed, day), daemon=True
+            target=serve_simulator, args=(child, records, latency_ms, seed, day, faults or {}), daemon=True
         )
         self._process.start()
         self.base_url: str = self._pipe.recv()
@@ -301,11 +308,15 @@ def describe_missed(
 
 @dataclass
 class Pipeline:
-    """The code location's definitions for a fresh warehouse and a SQLite instance in ``folder``."""
+    """The code location's definitions for the warehouse in ``folder`` (fresh unless ``data/``
+    is there already) and a new SQLite instance; ``start`` is the first partition (default: the day),
+    ``settings`` more ``LAAFFIC_*`` variables."""
 
     folder: Path
     base_url: str
     day: date
+    start: date | None = None
+    settings: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         from dagster import DagsterInstance
@@ -322,27 +333,33 @@ class Pipeline:
             "LAAFFIC_API_SECRET": API_SECRET,
             "LAAFFIC_BASE_URL": self.base_url,
             "LAAFFIC_DUCKDB_PATH": str(self.warehouse),
-            "LAAFFIC_START_DATE": self.day.isoformat(),
+            "LAAFFIC_START_DATE": (self.start or self.day).isoformat(),
             "LAAFFIC_STEP_RETRIES": "0",
+            **self.settings,
         }
         for name in [name for name in os.environ if name.startswith("LAAFFIC_")]:
             del os.environ[name]  # this process's own environment: the resources' EnvVars read it
         os.environ.update(env)
-        self.job = build_definitions(PipelineSettings.from_env(env), env).resolve_job_def(JOB)
+        self.defs = build_definitions(PipelineSettings.from_env(env), env)
+        self.job = self.defs.resolve_job_def(JOB)
         self.instance = DagsterInstance.from_config(str(home))
 
-    def run_at(self, moment: datetime) -> dict[str, Any]:
-        """Materialize the day as of ``moment``; the run's figures."""
+    def run_at(self, moment: datetime, first: date | None = None) -> dict[str, Any]:
+        """Materialize the day (or the range ``first``..the day before, in one run) as of ``moment``;
+        the run's figures."""
         from dagster import DagsterEventType
 
         run_config = {**QUIET_CONSOLE, "resources": {"clock": {"config": {"at": moment.isoformat()}}}}
+        if first is None:
+            partition = {"partition_key": self.day.isoformat()}
+        else:
+            last = self.day - timedelta(days=1)
+            tags = {PARTITION_RANGE_START_TAG: first.isoformat(), PARTITION_RANGE_END_TAG: last.isoformat()}
+            partition = {"tags": tags}
         load_before = os.getloadavg()[0]
         started = time.perf_counter()
         result = self.job.execute_in_process(
-            partition_key=self.day.isoformat(),
-            instance=self.instance,
-            run_config=run_config,
-            raise_on_error=False,
+            instance=self.instance, run_config=run_config, raise_on_error=False, **partition
         )
         run_s = time.perf_counter() - started
         step: dict[Any, float] = {}
@@ -365,7 +382,8 @@ class Pipeline:
             ),
             {},
         )
-        checks = {check.check_name: check.passed for check in result.get_asset_check_evaluations()}
+        evaluations = {(c.check_name, c.partition): c for c in result.get_asset_check_evaluations()}
+        checks = {name: check.passed for (name, _), check in evaluations.items()}
         failure = ""
         if not result.success:
             failures = [event.message or "" for event in result.all_events if event.is_failure]
@@ -380,6 +398,8 @@ class Pipeline:
             "records_received": raw["records_received"].value if "records_received" in raw else 0,
             "is_final": raw["is_final"].value if "is_final" in raw else None,
             "page_check_passed": checks.get(PAGE_CHECK),
+            "evaluations": evaluations,
+            "run_id": result.run_id,
             "log": log,
             "load_1m_before": load_before,
             "load_1m_after": os.getloadavg()[0],

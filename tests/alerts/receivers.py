@@ -18,10 +18,12 @@ from aiosmtpd.controller import Controller
 
 
 class WebhookReceiver:
-    """Records each JSON body POSTed to it; answers ``fail_first`` requests with ``status``."""
+    """Records each JSON body POSTed to it, and when it arrived (``time.perf_counter()``, in
+    ``arrivals``); answers ``fail_first`` requests with ``status``."""
 
     def __init__(self, fail_first: int = 0, status: int = 500, delay_s: float = 0.0) -> None:
         self.bodies: list[dict[str, Any]] = []
+        self.arrivals: list[float] = []
         self.requests = 0
         self.fail_first, self.status, self.delay_s = fail_first, status, delay_s
         receiver = self
@@ -29,12 +31,14 @@ class WebhookReceiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
+                arrived = time.perf_counter()
                 receiver.requests += 1
                 time.sleep(receiver.delay_s)
                 if receiver.requests <= receiver.fail_first:
                     self.send_response(receiver.status)
                 else:
                     receiver.bodies.append(json.loads(body))
+                    receiver.arrivals.append(arrived)
                     self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
