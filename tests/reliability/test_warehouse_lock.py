@@ -16,6 +16,7 @@ from contextlib import contextmanager
 
 import duckdb
 import pytest
+import sqlalchemy.exc
 from dagster_duckdb import DuckDBResource
 
 from laaffic_pipeline.defs.resources import WarehouseResource
@@ -59,15 +60,20 @@ def close_when_waited_on(
 ) -> None:
     """Close the analyst's connection once the new run has logged a wait for the lock."""
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        runs = pipeline.instance.get_runs()
-        if len(runs) > runs_before and any(
-            "is locked by" in (entry.user_message or "")
-            for entry in pipeline.instance.all_logs(runs[0].run_id)
-        ):
-            break
-        time.sleep(0.05)
-    close(analyst)  # at the deadline too, so a run that never waited cannot hang the test
+    try:
+        while time.monotonic() < deadline:
+            try:
+                runs = pipeline.instance.get_runs()
+                if len(runs) > runs_before and any(
+                    "is locked by" in (entry.user_message or "")
+                    for entry in pipeline.instance.all_logs(runs[0].run_id)
+                ):
+                    break
+            except sqlalchemy.exc.OperationalError:  # "table is locked": the run is writing; ask again
+                pass
+            time.sleep(0.05)
+    finally:  # at the deadline too, so a run that never waited cannot hang the test
+        close(analyst)
 
 
 def lock_warnings(pipeline, result) -> list[str]:
